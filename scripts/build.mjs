@@ -1,0 +1,16 @@
+// Bundles the CLI into dist/pinkflow.mjs (run by `npm run build` and at install by `prepare`).
+// A bundle starts in ~0.15 s where the same code through tsx takes ~1.7 s.
+import * as esbuild from "esbuild"
+
+await esbuild.build({
+  entryPoints: ["src/cli/bin.ts"],
+  outfile: "dist/pinkflow.mjs",
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  external: ["esbuild"],
+  // Bundled CommonJS dependencies may call require(); give them one.
+  banner: { js: "import { createRequire as __pinkflowRequire } from 'node:module'; const require = __pinkflowRequire(import.meta.url);" },
+  logLevel: "warning"
+})

@@ -1,0 +1,356 @@
+/**
+ * The `pinkflow` command line: a thin adapter from arguments to the engine, and the composition
+ * root where the store, lineage and stat-cache layers are built.
+ *
+ * User mistakes end as one line on stderr and exit code 2; failed stages as exit code 1; Ctrl-C
+ * as 130. Every command takes `--json`.
+ */
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Data, Effect, Layer, Option, Runtime } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import * as path from "node:path"
+import * as Dag from "../core/Dag.ts"
+import * as Engine from "../core/Engine.ts"
+import * as Executor from "../core/Executor.ts"
+import * as Lineage from "../core/Lineage.ts"
+import * as Loader from "../core/Loader.ts"
+import * as Maintenance from "../core/Maintenance.ts"
+import * as Pipeline from "../core/Pipeline.ts"
+import * as Query from "../core/Query.ts"
+import { StatCache } from "../core/StatCache.ts"
+import { Store } from "../core/Store.ts"
+import * as Format from "./Format.ts"
+import * as Render from "./Render.ts"
+
+class CliExit extends Data.TaggedError("CliExit")<{ readonly code: number }> {
+  override readonly [Runtime.errorExitCode] = this.code
+}
+
+const print = (line: string) => Effect.sync(() => void process.stdout.write(`${line}\n`))
+const printJson = (value: unknown) => print(JSON.stringify(value))
+
+/** Prints a one-line error and exits with `code`. */
+const failWith = (code: number) => (e: { readonly message: string }) =>
+  Effect.andThen(
+    Effect.sync(() => void process.stderr.write(`pinkflow: ${e.message.split("\n")[0]}\n`)),
+    Effect.fail(new CliExit({ code }))
+  )
+
+/** Exit codes by error: user mistakes are 2, the store and everything else 1. */
+const handleErrors = <A, R>(effect: Effect.Effect<A, unknown, R>) =>
+  effect.pipe(
+    Effect.catch((e: unknown) => {
+      if (e instanceof CliExit) return Effect.fail(e)
+      const tag = (e as { _tag?: string })._tag
+      const code = tag === "PipelineError" || tag === "QueryError" || tag === "ArgumentError" ? 2 : 1
+      return failWith(code)(e instanceof Error ? e : { message: String(e) })
+    }),
+    Effect.catchDefect((defect) =>
+      failWith(1)({ message: `internal error: ${defect instanceof Error ? defect.message : String(defect)}` }))
+  )
+
+class ArgumentError extends Data.TaggedError("ArgumentError")<{ readonly detail: string }> {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared flags
+
+const json = Flag.Boolean("json").pipe(Flag.withDescription("Print JSON (one object per line for run)"), Flag.withDefault(false))
+const storeFlag = Flag.String("store").pipe(
+  Flag.withDescription("Artifact store directory (default: $PINKFLOW_STORE, else <project>/artifacts)"),
+  Flag.optional
+)
+const setFlag = Flag.String("set").pipe(
+  Flag.withDescription("Override a param: stage.param=value (value parsed as JSON when it is JSON)"),
+  Flag.atLeast(0)
+)
+const pipelineArg = Argument.String("pipeline").pipe(Argument.withDescription("A pipeline file, e.g. pipelines/pink.ts"))
+
+const storeRoot = (flag: Option.Option<string>, near?: string): string =>
+  Option.isSome(flag)
+    ? path.resolve(flag.value)
+    : process.env.PINKFLOW_STORE !== undefined && process.env.PINKFLOW_STORE !== ""
+    ? path.resolve(process.env.PINKFLOW_STORE)
+    : path.join(Loader.projectRoot(near === undefined ? path.join(process.cwd(), "x") : path.resolve(near)), "artifacts")
+
+const services = (root: string) =>
+  Layer.mergeAll(Store.layer(root), Lineage.Lineage.layer(root), StatCache.layer(path.join(root, "statcache.json")))
+
+const parseSet = (pairs: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const out: Record<string, unknown> = {}
+    for (const pair of pairs) {
+      const eq = pair.indexOf("=")
+      const dotted = eq < 0 ? pair : pair.slice(0, eq)
+      if (eq < 0 || Pipeline.splitPath(dotted) === undefined) {
+        return yield* new ArgumentError({ detail: `--set ${pair}: expected stage.param=value` })
+      }
+      const raw = pair.slice(eq + 1)
+      let value: unknown = raw
+      try {
+        value = JSON.parse(raw)
+      } catch {
+        value = raw
+      }
+      out[dotted] = value
+    }
+    return out
+  })
+
+// ---------------------------------------------------------------------------------------------
+// run
+
+const run = Command.make("run", {
+  pipeline: pipelineArg,
+  set: setFlag,
+  force: Flag.String("force").pipe(Flag.withDescription("Recompute this stage even if cached"), Flag.atLeast(0)),
+  dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("Show what would run, run nothing"), Flag.withDefault(false)),
+  concurrency: Flag.Int("concurrency").pipe(Flag.withDescription("Stages run at once (default: cores)"), Flag.withDefault(Executor.defaultConcurrency())),
+  gpus: Flag.Int("gpus").pipe(Flag.withDescription("GPUs held at once by GPU stages"), Flag.withDefault(1)),
+  keepGoing: Flag.Boolean("keep-going").pipe(Flag.withDescription("After a failure, finish the stages that do not depend on it"), Flag.withDefault(false)),
+  verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Print stage logs"), Flag.withDefault(false)),
+  json,
+  store: storeFlag
+}, (a) =>
+  handleErrors(Effect.gen(function*() {
+    const set = yield* parseSet(a.set)
+    const emit = a.json ? Render.jsonEvents((l) => process.stdout.write(`${l}\n`)) : Render.textEvents((l) => process.stdout.write(`${l}\n`), { verbose: a.verbose })
+    const outcomes = yield* Engine.run(a.pipeline, {
+      set,
+      force: a.force,
+      dryRun: a.dryRun,
+      concurrency: a.concurrency,
+      gpus: a.gpus,
+      keepGoing: a.keepGoing,
+      emit
+    }).pipe(Effect.provide(services(storeRoot(a.store, a.pipeline))))
+    if (outcomes.some((o) => o.status === "failed")) return yield* new CliExit({ code: 1 })
+  }))).pipe(Command.withDescription("Run a pipeline: recompute only the stages whose code, params, inputs or environment changed"))
+
+// ---------------------------------------------------------------------------------------------
+// status / why / dag
+
+const status = Command.make("status", { pipeline: pipelineArg, set: setFlag, json, store: storeFlag }, (a) =>
+  handleErrors(Effect.gen(function*() {
+    const set = yield* parseSet(a.set)
+    const variants = yield* Engine.inspect(a.pipeline, set).pipe(Effect.provide(services(storeRoot(a.store, a.pipeline))))
+    for (const { plan, states } of variants) {
+      if (a.json) {
+        yield* printJson({
+          pipeline: plan.loaded.file,
+          variant: plan.variant.label,
+          stages: states.map((s) => ({ stage: s.stage, state: s.state, key: s.key, reasons: s.reasons }))
+        })
+        continue
+      }
+      if (plan.variant.label !== "") yield* print(`[${plan.variant.label}]`)
+      const width = Math.max(...states.map((s) => s.stage.length))
+      for (const s of states) {
+        const head = `${s.stage.padEnd(width)}  ${s.state}`
+        yield* print(s.reasons.length === 0 ? head : `${head}  ${s.reasons.map((r) => r.detail.startsWith(r.reason) ? r.detail : `${r.reason}: ${r.detail}`).join("; ")}`)
+      }
+    }
+  }))).pipe(Command.withDescription("Say which stages are up to date, and why the others are stale"))
+
+const why = Command.make("why", {
+  pipeline: pipelineArg,
+  stage: Argument.String("stage"),
+  set: setFlag,
+  json,
+  store: storeFlag
+}, (a) =>
+  handleErrors(Effect.gen(function*() {
+    const set = yield* parseSet(a.set)
+    const [first] = yield* Engine.inspect(a.pipeline, set).pipe(Effect.provide(services(storeRoot(a.store, a.pipeline))))
+    const state = first!.states.find((s) => s.stage === a.stage)
+    if (state === undefined) {
+      return yield* new Dag.PipelineError({ reason: "params", file: first!.plan.loaded.file, detail: `no stage named "${a.stage}"` })
+    }
+    const previous = state.previous?.record ?? null
+    if (a.json) {
+      return yield* printJson({ stage: a.stage, state: state.state, key: state.key, previousKey: state.previous?.key ?? null, previous, current: state.record, reasons: state.reasons })
+    }
+    yield* print(`${a.stage}: ${state.state}`)
+    yield* print(`  last run   ${state.previous === undefined ? "(never)" : `${state.previous.key} (run ${state.previous.run})`}`)
+    yield* print(`  current    ${state.key ?? "(unknown until upstream stages run)"}`)
+    for (const r of state.reasons) yield* print(`  ${r.reason.padEnd(14)} ${r.detail}`)
+    const current = state.record
+    if (previous !== null && current !== null) {
+      const lines = Format.sideBySide(previous, current)
+      for (const l of lines) yield* print(l)
+    }
+  }))).pipe(Command.withDescription("Show a stage's key record from its last run beside the current one, diffed"))
+
+const dag = Command.make("dag", {
+  pipeline: pipelineArg,
+  format: Flag.Literals("format", ["text", "dot", "mermaid", "json"]).pipe(Flag.withDefault("text")),
+  json
+}, (a) =>
+  handleErrors(Effect.gen(function*() {
+    const loaded = yield* Loader.load(a.pipeline)
+    const built = Dag.make(loaded.pipeline, loaded.file, loaded.root)
+    if (!built.ok) return yield* built.error
+    yield* print(Format.render(built.dag, a.json ? "json" : a.format))
+  }))).pipe(Command.withDescription("Print the pipeline's DAG as text, Graphviz dot, Mermaid or JSON"))
+
+// ---------------------------------------------------------------------------------------------
+// lineage / runs / show / compare / pin
+
+const withDb = <A, E>(store: Option.Option<string>, f: (db: Lineage.Database) => Effect.Effect<A, E, Store>) =>
+  Effect.gen(function*() {
+    const db = yield* (yield* Lineage.Lineage).read
+    return yield* f(db)
+  }).pipe(Effect.provide(services(storeRoot(store))))
+
+const lineage = Command.make("lineage", {
+  subject: Argument.String("artifact").pipe(Argument.withDescription("A digest (or prefix) or stage.output")),
+  down: Flag.Boolean("down").pipe(Flag.withDescription("Show what derives from the artifact"), Flag.withDefault(false)),
+  json,
+  store: storeFlag
+}, (a) =>
+  handleErrors(withDb(a.store, (db) =>
+    Effect.gen(function*() {
+      const digest = yield* Query.resolve(db, a.subject)
+      if (a.down) {
+        const tree = Query.downstream(db, digest)
+        if (a.json) return yield* printJson({ digest, derived: tree })
+        yield* print(`${digest}`)
+        for (const l of Format.downstreamLines(tree, "  ")) yield* print(l)
+        if (tree.length === 0) yield* print("  (nothing derives from it)")
+        return
+      }
+      const up = Query.upstream(db, digest, db.artifacts[digest]?.kind)
+      if (a.json) return yield* printJson(up)
+      for (const l of Format.upstreamLines(up, "")) yield* print(l)
+    })))).pipe(Command.withDescription("Say what produced an artifact (recursively), or with --down what derives from it"))
+
+const runs = Command.make("runs", { json, store: storeFlag }, (a) =>
+  handleErrors(withDb(a.store, (db) =>
+    Effect.gen(function*() {
+      const list = Lineage.runsNewestFirst(db)
+      if (a.json) return yield* printJson(list.map(({ stages, ...r }) => ({ ...r, counts: countStatuses(stages) })))
+      yield* print(Render.table(
+        ["run", "pipeline", "variant", "status", "ran", "cached", "failed", "started", "pinned"],
+        list.map((r) => {
+          const c = countStatuses(r.stages)
+          return [r.id, r.pipeline, r.variant || "-", r.status, String(c.ran), String(c.cached), String(c.failed), r.startedAt, r.pinned ? "yes" : ""]
+        })
+      ))
+    })))).pipe(Command.withDescription("List runs, newest first"))
+
+const countStatuses = (stages: Readonly<Record<string, Lineage.StageInRun>>) => {
+  const c = { ran: 0, cached: 0, failed: 0, skipped: 0, interrupted: 0 }
+  for (const s of Object.values(stages)) c[s.status]++
+  return c
+}
+
+const findRun = (db: Lineage.Database, id: string) => {
+  const r = Lineage.findRun(db, id)
+  return r === undefined
+    ? Effect.fail(new Query.QueryError({ subject: id, detail: "no such run (see pinkflow runs)" }))
+    : Effect.succeed(r)
+}
+
+const show = Command.make("show", { run: Argument.String("run"), json, store: storeFlag }, (a) =>
+  handleErrors(withDb(a.store, (db) =>
+    Effect.gen(function*() {
+      const r = yield* findRun(db, a.run)
+      if (a.json) return yield* printJson(r)
+      yield* print(`run ${r.id}  ${r.pipeline}  ${r.status}${r.variant === "" ? "" : `  [${r.variant}]`}`)
+      yield* print(`started ${r.startedAt}, finished ${r.finishedAt ?? "-"}${r.pinned ? ", pinned" : ""}`)
+      yield* print(Render.table(
+        ["stage", "status", "key", "time", "outputs"],
+        Object.entries(r.stages).map(([s, x]) => [
+          s,
+          x.status,
+          x.key === null ? "-" : x.key.slice(0, 12),
+          x.status === "ran" ? `${(x.durationMs / 1000).toFixed(2)}s` : "-",
+          x.error ?? Object.entries(x.outputs).map(([o, d]) => `${o}=${d.digest.slice(0, 12)}`).join(" ")
+        ])
+      ))
+    })))).pipe(Command.withDescription("Show one run: each stage's status, key and outputs"))
+
+const compare = Command.make("compare", {
+  runs: Argument.String("run").pipe(Argument.variadic({ min: 1 })),
+  all: Flag.Boolean("all").pipe(Flag.withDescription("Also list rows that are equal in every run"), Flag.withDefault(false)),
+  json,
+  store: storeFlag
+}, (a) =>
+  handleErrors(withDb(a.store, (db) =>
+    Effect.gen(function*() {
+      const c = yield* Query.compare(db, a.runs)
+      if (a.json) return yield* printJson(c)
+      const rows = c.rows.filter((r) => a.all || r.differs || r.section === "metric")
+      yield* print(Render.table(
+        ["", "", ...c.runs.map((r) => r.id)],
+        [
+          ["", "pipeline", ...c.runs.map((r) => r.pipeline)],
+          ["", "variant", ...c.runs.map((r) => r.variant || "-")],
+          ...rows.map((r) => [r.differs ? "*" : "", `${r.section} ${r.name}`, ...r.values.map(Render.show)])
+        ]
+      ))
+      yield* print("* differs between runs")
+    })))).pipe(Command.withDescription("Print params and metrics of runs side by side, differences marked"))
+
+const pinCommand = (name: "pin" | "unpin") =>
+  Command.make(name, { run: Argument.String("run"), json, store: storeFlag }, (a) =>
+    handleErrors(Effect.gen(function*() {
+      const lineageDb = yield* Lineage.Lineage
+      const id = yield* lineageDb.update((db) => {
+        const r = Lineage.findRun(db, a.run)
+        if (r !== undefined) r.pinned = name === "pin"
+        return r?.id
+      })
+      if (id === undefined) return yield* new Query.QueryError({ subject: a.run, detail: "no such run (see pinkflow runs)" })
+      yield* a.json ? printJson({ run: id, pinned: name === "pin" }) : print(`${name === "pin" ? "pinned" : "unpinned"} ${id}`)
+    }).pipe(Effect.provide(services(storeRoot(a.store)))))).pipe(
+    Command.withDescription(name === "pin" ? "Keep a run's artifacts through gc" : "Let gc free a run's artifacts again")
+  )
+
+// ---------------------------------------------------------------------------------------------
+// gc / verify
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+
+const gc = Command.make("gc", {
+  dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("Say what would be freed, free nothing"), Flag.withDefault(false)),
+  keep: Flag.Int("keep-runs").pipe(Flag.withDescription("Recent runs whose artifacts are kept"), Flag.withDefault(10)),
+  json,
+  store: storeFlag
+}, (a) =>
+  handleErrors(Effect.gen(function*() {
+    const r = yield* Maintenance.gc({ keepRuns: a.keep, dryRun: a.dryRun }).pipe(Effect.provide(services(storeRoot(a.store))))
+    if (a.json) return yield* printJson(r)
+    yield* print(`${a.dryRun ? "would free" : "freed"} ${r.objects} objects (${mib(r.bytes)}), ${r.records} cache records, ${r.trees} trees; kept what ${r.keptRuns} runs reference`)
+  }))).pipe(Command.withDescription("Free what neither recent runs nor pinned runs reference"))
+
+const verify = Command.make("verify", { json, store: storeFlag }, (a) =>
+  handleErrors(Effect.gen(function*() {
+    const r = yield* Maintenance.verify().pipe(Effect.provide(services(storeRoot(a.store))))
+    const problems = r.corrupt.length + r.missing.length + r.unreadableRecords.length
+    if (a.json) yield* printJson({ ...r, ok: problems === 0 })
+    else {
+      yield* print(`checked ${r.objects} objects (${mib(r.bytes)})`)
+      for (const d of r.corrupt) yield* print(`corrupt object ${d}: its content does not match its digest`)
+      for (const m of r.missing) yield* print(`missing: ${m.stage}.${m.output} (key ${m.key.slice(0, 12)}) needs ${m.digest.slice(0, 12)}`)
+      for (const f of r.unreadableRecords) yield* print(`unreadable cache record ${f}`)
+      yield* print(problems === 0 ? "ok" : `${problems} problems`)
+    }
+    if (problems > 0) return yield* new CliExit({ code: 1 })
+  }))).pipe(Command.withDescription("Rehash the store; report corrupt or missing objects"))
+
+// ---------------------------------------------------------------------------------------------
+
+const pinkflow = Command.make("pinkflow").pipe(
+  Command.withDescription("Typed, cached, content-addressed experiment pipelines"),
+  Command.withSubcommands([run, status, why, dag, lineage, runs, show, compare, pinCommand("pin"), pinCommand("unpin"), gc, verify])
+)
+
+pinkflow.pipe(
+  Command.run({ version: "0.1.0" }),
+  Effect.provide(NodeServices.layer),
+  NodeRuntime.runMain({ disableErrorReporting: true })
+)

@@ -1,0 +1,160 @@
+/**
+ * The lineage database (lowdb, `<store>/lineage.json`): runs, the executions of stage keys with
+ * their key records, timings, status and logs, and artifacts with their producers. Consumers are
+ * derived from the executions' inputs.
+ *
+ * Every update takes the database lock, re-reads the file, applies the change and writes it back
+ * through a temporary file that is flushed and renamed: concurrent runs never lose each other's
+ * records and a half-written database never appears.
+ */
+import { Context, Data, Effect, Layer } from "effect"
+import { Low } from "lowdb"
+import type { Adapter } from "lowdb"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type * as Artifact from "./Artifact.ts"
+import * as Atomic from "./Atomic.ts"
+import type * as CacheKey from "./CacheKey.ts"
+import * as Lock from "./Lock.ts"
+import type { Stored } from "./Store.ts"
+
+export type StageStatus = "ran" | "cached" | "failed" | "skipped" | "interrupted"
+export type RunStatus = "running" | "succeeded" | "failed" | "interrupted"
+
+export interface StageInRun {
+  readonly key: string | null
+  readonly status: StageStatus
+  readonly durationMs: number
+  readonly outputs: Readonly<Record<string, Stored>>
+  readonly error?: string | undefined
+}
+
+export interface Run {
+  readonly id: string
+  /** The pipeline file, project-relative, and the pipeline's name. */
+  readonly pipeline: string
+  readonly name: string
+  /** The sweep point (`stage.param=value,…`), empty without a sweep. */
+  readonly variant: string
+  /** Effective param overrides of this run. */
+  readonly params: Readonly<Record<string, Readonly<Record<string, unknown>>>>
+  readonly startedAt: string
+  finishedAt: string | null
+  status: RunStatus
+  pinned: boolean
+  readonly stages: Record<string, StageInRun>
+}
+
+export interface Execution {
+  readonly key: string
+  readonly stage: string
+  readonly run: string
+  readonly record: CacheKey.KeyRecord
+  readonly outputs: Readonly<Record<string, Stored>>
+  readonly startedAt: string
+  readonly durationMs: number
+  readonly log: ReadonlyArray<string>
+}
+
+export interface ArtifactInfo {
+  readonly kind: Artifact.Kind
+  readonly size: number
+  readonly producer: { readonly key: string; readonly stage: string; readonly output: string }
+}
+
+export interface Database {
+  version: 1
+  runs: Array<Run>
+  executions: Record<string, Execution>
+  artifacts: Record<string, ArtifactInfo>
+}
+
+export class LineageError extends Data.TaggedError("LineageError")<{
+  readonly path: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `lineage database ${this.path}: ${this.detail}`
+  }
+}
+
+const empty = (): Database => ({ version: 1, runs: [], executions: {}, artifacts: {} })
+
+/** lowdb adapter: JSON, written through `Atomic` (unique temp name, fsync, rename). */
+class AtomicJsonFile implements Adapter<Database> {
+  constructor(readonly file: string) {}
+  async read(): Promise<Database | null> {
+    let text: string
+    try {
+      text = await fs.promises.readFile(this.file, "utf8")
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return null
+      throw e
+    }
+    const data = JSON.parse(text) as Database
+    if (typeof data !== "object" || data === null || data.version !== 1 || !Array.isArray(data.runs)) {
+      throw new Error("not a pinkflow lineage database")
+    }
+    return data
+  }
+  write(data: Database): Promise<void> {
+    return Atomic.writeFile(this.file, JSON.stringify(data))
+  }
+}
+
+export class Lineage extends Context.Service<Lineage, {
+  readonly file: string
+  readonly read: Effect.Effect<Database, LineageError>
+  /** Applies `change` to the current database under the lock and saves it. */
+  readonly update: <A>(change: (db: Database) => A) => Effect.Effect<A, LineageError>
+}>()("pinkflow/Lineage") {
+  static readonly make = (file: string): Lineage["Service"] => {
+    const db = new Low<Database>(new AtomicJsonFile(file), empty())
+    const fail = (e: unknown) =>
+      new LineageError({ path: file, detail: e instanceof SyntaxError ? `invalid JSON (${e.message})` : e instanceof Error ? e.message : String(e) })
+    const read = Effect.tryPromise({ try: () => db.read(), catch: fail }).pipe(Effect.map(() => db.data))
+    const update = <A>(change: (data: Database) => A) =>
+      Effect.scoped(Effect.gen(function*() {
+        yield* Lock.acquire(`${file}.lock`)
+        yield* Effect.tryPromise({ try: () => db.read(), catch: fail })
+        const result = change(db.data)
+        yield* Effect.tryPromise({ try: () => db.write(), catch: fail })
+        return result
+      }))
+    return Lineage.of({ file, read, update })
+  }
+
+  static readonly layer = (storeRoot: string) =>
+    Layer.sync(Lineage, () => Lineage.make(path.join(path.resolve(storeRoot), "lineage.json")))
+}
+
+/** The most recent run first. */
+export const runsNewestFirst = (db: Database): Array<Run> => [...db.runs].reverse()
+
+/** Finds a run by id or unique id prefix. */
+export const findRun = (db: Database, id: string): Run | undefined => {
+  const exact = db.runs.find((r) => r.id === id)
+  if (exact !== undefined) return exact
+  const matches = db.runs.filter((r) => r.id.startsWith(id))
+  return matches.length === 1 ? matches[0] : undefined
+}
+
+/** The last key record of `stage`, preferring runs of `pipeline`. */
+export const lastExecution = (db: Database, stage: string, pipeline: string): Execution | undefined => {
+  const ordered = runsNewestFirst(db)
+  const pick = (runs: ReadonlyArray<Run>) => {
+    for (const run of runs) {
+      const key = run.stages[stage]?.key
+      if (key != null && db.executions[key] !== undefined) return db.executions[key]
+    }
+    return undefined
+  }
+  return pick(ordered.filter((r) => r.pipeline === pipeline)) ?? pick(ordered)
+}
+
+/** Executions that consumed `digest`. */
+export const consumers = (db: Database, digest: string): Array<{ execution: Execution; input: string }> =>
+  Object.values(db.executions).flatMap((execution) =>
+    Object.entries(execution.record.inputs)
+      .filter(([, i]) => i.digest === digest)
+      .map(([input]) => ({ execution, input })))

@@ -1,0 +1,92 @@
+/**
+ * Process-tied file locks: `O_EXCL` creation of a lock file that names its owner (host, pid,
+ * nonce). A lock whose owner is a dead process on this host is stale and taken over, so a killed
+ * run never leaves the store locked. Waiting polls; the wait is interruptible.
+ */
+import { Effect, Schedule } from "effect"
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+interface Owner {
+  readonly host: string
+  readonly pid: number
+  readonly nonce: string
+  readonly since: string
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+const readOwner = (file: string): Owner | undefined => {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8")) as Owner
+  } catch {
+    return undefined
+  }
+}
+
+/** The lock's owner, if it is held by a live process (or by another host). */
+export const holder = (file: string): Owner | undefined => {
+  const owner = readOwner(file)
+  if (owner === undefined) return undefined
+  return owner.host !== os.hostname() || alive(owner.pid) ? owner : undefined
+}
+
+/** One attempt: `true` when this process now holds the lock. */
+const tryAcquire = (file: string, me: Owner): boolean => {
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  try {
+    fs.writeFileSync(file, JSON.stringify(me), { flag: "wx" })
+    return true
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
+  }
+  const owner = readOwner(file)
+  if (owner === undefined) {
+    // Created but not yet written, or truncated by a crash: stale only if it stays empty.
+    const st = fs.statSync(file, { throwIfNoEntry: false })
+    if (st !== undefined && Date.now() - st.mtimeMs > 2000) fs.rmSync(file, { force: true })
+    return false
+  }
+  if (owner.host === os.hostname() && !alive(owner.pid)) {
+    // Take the stale lock aside, and put it back if someone else's fresh lock was taken instead.
+    const aside = `${file}.stale-${me.nonce}`
+    try {
+      fs.renameSync(file, aside)
+    } catch {
+      return false
+    }
+    const moved = readOwner(aside)
+    if (moved?.nonce === owner.nonce) fs.rmSync(aside, { force: true })
+    else fs.renameSync(aside, file)
+  }
+  return false
+}
+
+/**
+ * Holds the lock `file` for the scope. `onWait` runs once if another live process holds it.
+ */
+export const acquire = (file: string, onWait?: (owner: Owner) => Effect.Effect<void>) => {
+  const me: Owner = { host: os.hostname(), pid: process.pid, nonce: randomBytes(8).toString("hex"), since: new Date().toISOString() }
+  let told = false
+  const attempt = Effect.suspend(() => {
+    if (tryAcquire(file, me)) return Effect.void
+    const owner = holder(file)
+    const notify = owner !== undefined && !told && onWait !== undefined ? (told = true, onWait(owner)) : Effect.void
+    return Effect.andThen(notify, Effect.fail("busy" as const))
+  })
+  return Effect.acquireRelease(
+    attempt.pipe(Effect.retry(Schedule.spaced("50 millis")), Effect.orDie),
+    () => Effect.sync(() => {
+      if (readOwner(file)?.nonce === me.nonce) fs.rmSync(file, { force: true })
+    })
+  )
+}

@@ -1,0 +1,124 @@
+/**
+ * Store maintenance: `verify` rehashes every object and checks that every cache record's blobs
+ * exist; `gc` frees what neither the most recent runs nor pinned runs reference.
+ */
+import { Data, Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Digest from "./Digest.ts"
+import { Lineage } from "./Lineage.ts"
+import * as Lock from "./Lock.ts"
+import { Store, type CacheRecord } from "./Store.ts"
+
+export class MaintenanceError extends Data.TaggedError("MaintenanceError")<{ readonly detail: string }> {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+const walk = (dir: string): Array<string> => {
+  if (!fs.existsSync(dir)) return []
+  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name))
+}
+
+const records = (root: string): Array<CacheRecord & { readonly file: string }> =>
+  walk(path.join(root, "cache")).filter((f) => f.endsWith(".json")).flatMap((file) => {
+    try {
+      return [{ ...(JSON.parse(fs.readFileSync(file, "utf8")) as CacheRecord), file }]
+    } catch {
+      return []
+    }
+  })
+
+export interface VerifyReport {
+  readonly objects: number
+  readonly bytes: number
+  readonly corrupt: ReadonlyArray<string>
+  readonly missing: ReadonlyArray<{ readonly key: string; readonly stage: string; readonly output: string; readonly digest: string }>
+  readonly unreadableRecords: ReadonlyArray<string>
+}
+
+export const verify = Effect.fn("Maintenance.verify")(function*() {
+  const store = yield* Store
+  const corrupt: Array<string> = []
+  let bytes = 0
+  const objects = walk(path.join(store.root, "objects")).filter((f) => Digest.isDigest(path.basename(f)))
+  for (const file of objects) {
+    const { digest, size } = yield* Effect.promise(() => Digest.ofFile(file))
+    bytes += size
+    if (digest !== path.basename(file)) corrupt.push(path.basename(file))
+  }
+  const all = walk(path.join(store.root, "cache")).filter((f) => f.endsWith(".json"))
+  const good = records(store.root)
+  const unreadableRecords = all.filter((f) => !good.some((r) => r.file === f)).map((f) => path.relative(store.root, f))
+  const bad = new Set(corrupt)
+  const missing = good.flatMap((r) =>
+    Object.entries(r.outputs)
+      .filter(([, o]) => bad.has(o.digest) || !store.isComplete(o))
+      .map(([output, o]) => ({ key: r.key, stage: r.record.stage, output, digest: o.digest })))
+  return { objects: objects.length, bytes, corrupt, missing, unreadableRecords } satisfies VerifyReport
+})
+
+export interface GcReport {
+  readonly dryRun: boolean
+  readonly keptRuns: number
+  readonly objects: number
+  readonly bytes: number
+  readonly records: number
+  readonly trees: number
+}
+
+/** Frees objects, cache records and materialised trees that no kept run references. */
+export const gc = Effect.fn("Maintenance.gc")(function*(options: { readonly keepRuns: number; readonly dryRun: boolean }) {
+  const store = yield* Store
+  const db = yield* (yield* Lineage).read
+  const busy = walk(path.join(store.root, "locks")).map((f) => Lock.holder(f)).find((o) => o !== undefined)
+  if (busy !== undefined) {
+    return yield* new MaintenanceError({ detail: `gc: a run is in progress (pid ${busy.pid} on ${busy.host}); try again when it has finished` })
+  }
+  const kept = db.runs.filter((r, i) => r.pinned || i >= db.runs.length - options.keepRuns)
+  const keys = new Set<string>()
+  const live = new Set<string>()
+  const keepTree = (digest: string) => {
+    live.add(digest)
+    try {
+      const m = JSON.parse(fs.readFileSync(store.blobPath(digest), "utf8"))
+      if (Digest.isManifest(m)) for (const [, d] of m.entries) live.add(d)
+    } catch {
+      // A missing or unreadable manifest keeps nothing more.
+    }
+  }
+  for (const run of kept) {
+    for (const s of Object.values(run.stages)) {
+      if (s.key !== null) keys.add(s.key)
+      for (const o of Object.values(s.outputs)) keepTree(o.digest)
+    }
+  }
+  let objects = 0
+  let bytes = 0
+  let freedRecords = 0
+  let trees = 0
+  for (const r of records(store.root)) {
+    if (keys.has(r.key)) {
+      for (const o of Object.values(r.outputs)) keepTree(o.digest)
+      continue
+    }
+    freedRecords++
+    if (!options.dryRun) fs.rmSync(r.file, { force: true })
+  }
+  for (const file of walk(path.join(store.root, "objects"))) {
+    if (live.has(path.basename(file))) continue
+    objects++
+    bytes += fs.statSync(file).size
+    if (!options.dryRun) fs.rmSync(file, { force: true })
+  }
+  const treeDir = path.join(store.root, "trees")
+  for (const name of fs.existsSync(treeDir) ? fs.readdirSync(treeDir) : []) {
+    if (live.has(name)) continue
+    trees++
+    if (!options.dryRun) fs.rmSync(path.join(treeDir, name), { recursive: true, force: true })
+  }
+  return { dryRun: options.dryRun, keptRuns: kept.length, objects, bytes, records: freedRecords, trees } satisfies GcReport
+})

@@ -1,0 +1,106 @@
+/**
+ * Planning: from a loaded pipeline and param overrides to validated, fingerprinted stages in
+ * topological order, and the cache key of a stage once its input digests are known.
+ *
+ * Nothing here runs a stage body or reads an artifact's bytes: planning only resolves params,
+ * reads environment fields and hashes code (through the stat cache).
+ */
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as CacheKey from "./CacheKey.ts"
+import * as Dag from "./Dag.ts"
+import * as Digest from "./Digest.ts"
+import * as Fingerprint from "./Fingerprint.ts"
+import type * as Input from "./Input.ts"
+import type * as Loader from "./Loader.ts"
+import * as Pipeline from "./Pipeline.ts"
+import type * as Stage from "./Stage.ts"
+import { StatCache } from "./StatCache.ts"
+
+export interface Planned {
+  readonly stage: Stage.Any
+  readonly params: unknown
+  readonly encodedParams: unknown
+  readonly code: Fingerprint.Fingerprint
+  readonly env: Readonly<Record<string, string>>
+}
+
+export interface Plan {
+  readonly loaded: Loader.Loaded
+  readonly variant: Pipeline.Variant
+  readonly dag: Dag.Dag
+  readonly order: ReadonlyArray<string>
+  readonly stages: ReadonlyMap<string, Planned>
+}
+
+const paramsError = (file: string, stage: string | undefined, detail: string) =>
+  new Dag.PipelineError({ reason: "params", file, stage, detail })
+
+/** Plans one variant of a loaded pipeline. */
+export const make = Effect.fn("Plan.make")(function*(loaded: Loader.Loaded, variant: Pipeline.Variant) {
+  const built = Dag.make(loaded.pipeline, loaded.file, loaded.root)
+  if (!built.ok) return yield* built.error
+  const dag = built.dag
+  for (const [name, values] of Object.entries(variant.overrides)) {
+    if (!dag.hasNode(name)) {
+      return yield* paramsError(loaded.file, undefined, `cannot set ${Object.keys(values).map((k) => `${name}.${k}`).join(", ")}: no stage named "${name}"`)
+    }
+  }
+  const cache = yield* StatCache
+  const fingerprints = new Map<string, Promise<Fingerprint.Fingerprint>>()
+  const fingerprint = (module: string) => {
+    let fp = fingerprints.get(module)
+    if (fp === undefined) {
+      fp = Fingerprint.compute(cache, loaded.root, loaded.graph, module)
+      fingerprints.set(module, fp)
+    }
+    return fp
+  }
+  const order = Dag.order(dag)
+  const stages = new Map<string, Planned>()
+  for (const name of order) {
+    const stage = dag.node(name)
+    const resolved = stage.resolveParams(variant.overrides[name] ?? {})
+    if (!resolved.ok) return yield* paramsError(loaded.file, name, `invalid params: ${resolved.message}`)
+    const module = stage.module !== undefined && loaded.graph[stage.module] !== undefined ? stage.module : loaded.file
+    const code = yield* Effect.promise(() => fingerprint(module))
+    const env: Record<string, string> = {}
+    for (const [field, read] of Object.entries(stage.env)) {
+      const value = yield* Effect.try({
+        try: () => String(read()),
+        catch: (e) => paramsError(loaded.file, name, `env field ${field}: ${e instanceof Error ? e.message : String(e)}`)
+      })
+      env[field] = value
+    }
+    stages.set(name, { stage, params: resolved.params, encodedParams: resolved.encoded, code, env })
+  }
+  return { loaded, variant, dag, order, stages } satisfies Plan
+})
+
+/** The content digest of a project file or directory input (stat-cached). */
+export const projectDigest = (
+  cache: StatCache["Service"],
+  root: string,
+  input: Input.FromProject
+): Promise<string> => {
+  const full = path.resolve(root, input.path)
+  const hashFile = (f: string) => cache.get(f, "sha256", async (abs) => (await Digest.ofFile(abs)).digest)
+  return input.kind === "file"
+    ? hashFile(full)
+    : Digest.ofTree(full, async (f) => ({ digest: (await hashFile(f)) as Digest.Digest, size: fs.statSync(f).size }))
+      .then((t) => t.digest)
+}
+
+/** The key record of a planned stage, given the digests of its inputs. */
+export const keyRecord = (
+  planned: Planned,
+  inputs: Readonly<Record<string, CacheKey.InputRecord>>
+): CacheKey.KeyRecord => ({
+  stage: planned.stage.name,
+  version: planned.stage.version ?? null,
+  code: planned.code,
+  params: planned.encodedParams,
+  inputs,
+  env: planned.env
+})

@@ -1,0 +1,160 @@
+/**
+ * Questions asked of the lineage database: where an artifact came from (upstream, recursively),
+ * what was derived from it (downstream), and how runs differ (params and metrics side by side).
+ */
+import { Data, Effect } from "effect"
+import * as Digest from "./Digest.ts"
+import * as Lineage from "./Lineage.ts"
+import { Store } from "./Store.ts"
+
+export class QueryError extends Data.TaggedError("QueryError")<{
+  readonly subject: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `${this.subject}: ${this.detail}`
+  }
+}
+
+export interface Upstream {
+  readonly digest: string
+  readonly kind: string
+  /** Set for a project file or directory. */
+  readonly source?: string
+  readonly producer?: {
+    readonly stage: string
+    readonly output: string
+    readonly key: string
+    readonly run: string
+    readonly params: unknown
+    readonly code: Readonly<Record<string, string>>
+    readonly packages: Readonly<Record<string, string>>
+    readonly env: Readonly<Record<string, string>>
+    readonly inputs: ReadonlyArray<{ readonly input: string; readonly from: string; readonly artifact: Upstream }>
+  }
+}
+
+export interface Downstream {
+  readonly stage: string
+  readonly input: string
+  readonly key: string
+  readonly outputs: ReadonlyArray<{ readonly output: string; readonly digest: string; readonly kind: string; readonly derived: ReadonlyArray<Downstream> }>
+}
+
+/** A digest (or a unique prefix of at least 6 characters) or `stage.output` → a full digest. */
+export const resolve = (db: Lineage.Database, subject: string): Effect.Effect<string, QueryError> => {
+  const dot = subject.indexOf(".")
+  if (dot > 0 && !/^[0-9a-f]+$/.test(subject)) {
+    const stage = subject.slice(0, dot)
+    const output = subject.slice(dot + 1)
+    for (const run of Lineage.runsNewestFirst(db)) {
+      const found = run.stages[stage]?.outputs[output]
+      if (found !== undefined) return Effect.succeed(found.digest)
+    }
+    return Effect.fail(new QueryError({ subject, detail: `no run has recorded output ${output} of stage ${stage}` }))
+  }
+  if (Digest.isDigest(subject)) return Effect.succeed(subject)
+  if (!/^[0-9a-f]{6,}$/.test(subject)) {
+    return Effect.fail(new QueryError({ subject, detail: "expected a digest (at least 6 hex characters) or stage.output" }))
+  }
+  const known = new Set<string>([
+    ...Object.keys(db.artifacts),
+    ...Object.values(db.executions).flatMap((e) => Object.values(e.record.inputs).map((i) => i.digest))
+  ])
+  const matches = [...known].filter((d) => d.startsWith(subject))
+  if (matches.length === 1) return Effect.succeed(matches[0]!)
+  return Effect.fail(new QueryError({ subject, detail: matches.length === 0 ? "no artifact with this digest in lineage" : `ambiguous prefix (${matches.length} artifacts)` }))
+}
+
+/** Where `digest` came from, recursively. */
+export const upstream = (db: Lineage.Database, digest: string, kind = "file", source?: string): Upstream => {
+  const info = db.artifacts[digest]
+  if (info === undefined) return source === undefined ? { digest, kind } : { digest, kind, source }
+  const exec = db.executions[info.producer.key]
+  if (exec === undefined) return { digest, kind: info.kind }
+  return {
+    digest,
+    kind: info.kind,
+    producer: {
+      stage: exec.stage,
+      output: info.producer.output,
+      key: exec.key,
+      run: exec.run,
+      params: exec.record.params,
+      code: exec.record.code.modules,
+      packages: exec.record.code.packages,
+      env: exec.record.env,
+      inputs: Object.entries(exec.record.inputs).map(([input, rec]) => ({
+        input,
+        from: rec.from,
+        artifact: upstream(db, rec.digest, rec.kind, db.artifacts[rec.digest] === undefined ? rec.from : undefined)
+      }))
+    }
+  }
+}
+
+/** Everything derived from `digest`, recursively. */
+export const downstream = (db: Lineage.Database, digest: string, seen = new Set<string>()): Array<Downstream> =>
+  Lineage.consumers(db, digest).filter(({ execution }) => !seen.has(execution.key)).map(({ execution, input }) => {
+    seen.add(execution.key)
+    return {
+      stage: execution.stage,
+      input,
+      key: execution.key,
+      outputs: Object.entries(execution.outputs).map(([output, s]) => ({
+        output,
+        digest: s.digest,
+        kind: s.kind,
+        derived: downstream(db, s.digest, seen)
+      }))
+    }
+  })
+
+const flatten = (value: unknown, prefix: string, out: Record<string, unknown>) => {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, `${prefix}.${k}`, out)
+  } else out[prefix] = value
+}
+
+export interface Comparison {
+  readonly runs: ReadonlyArray<{ readonly id: string; readonly pipeline: string; readonly variant: string; readonly status: string }>
+  readonly rows: ReadonlyArray<{ readonly section: "param" | "metric"; readonly name: string; readonly values: ReadonlyArray<unknown>; readonly differs: boolean }>
+}
+
+/** Effective params (from each stage's key record) and metrics of runs, side by side. */
+export const compare = Effect.fn("Query.compare")(function*(db: Lineage.Database, ids: ReadonlyArray<string>) {
+  const store = yield* Store
+  const runs: Array<Lineage.Run> = []
+  for (const id of ids) {
+    const run = Lineage.findRun(db, id)
+    if (run === undefined) return yield* new QueryError({ subject: id, detail: "no such run (see pinkflow runs)" })
+    runs.push(run)
+  }
+  const params: Array<Record<string, unknown>> = []
+  const metrics: Array<Record<string, unknown>> = []
+  for (const run of runs) {
+    const p: Record<string, unknown> = {}
+    const m: Record<string, unknown> = {}
+    for (const [stage, s] of Object.entries(run.stages)) {
+      const exec = s.key === null ? undefined : db.executions[s.key]
+      if (exec !== undefined) flatten(exec.record.params, stage, p)
+      for (const [output, stored] of Object.entries(s.outputs)) {
+        if (stored.kind !== "metrics") continue
+        const value = yield* store.readJson(stored.digest).pipe(Effect.orElseSucceed(() => ({})))
+        flatten(value, `${stage}.${output}`, m)
+      }
+    }
+    params.push(p)
+    metrics.push(m)
+  }
+  const rows = (section: "param" | "metric", maps: ReadonlyArray<Record<string, unknown>>) =>
+    [...new Set(maps.flatMap((x) => Object.keys(x)))].sort().map((name) => {
+      const values = maps.map((x) => x[name])
+      const differs = new Set(values.map((v) => Digest.canonicalJson(v ?? null))).size > 1
+      return { section, name, values, differs }
+    })
+  return {
+    runs: runs.map((r) => ({ id: r.id, pipeline: r.pipeline, variant: r.variant, status: r.status })),
+    rows: [...rows("param", params), ...rows("metric", metrics)]
+  } satisfies Comparison
+})
