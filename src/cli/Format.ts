@@ -78,19 +78,24 @@ export const sideBySide = (before: CacheKey.KeyRecord, after: CacheKey.KeyRecord
   ]
 }
 
-export const upstreamLines = (node: Query.Upstream, indent: string): Array<string> => {
+/** Upstream lineage as an indented tree; a subtree already printed is referred to, not repeated. */
+export const upstreamLines = (node: Query.Upstream, indent: string, seen = new Set<string>()): Array<string> => {
   const head = `${indent}${Digest.short(node.digest)} (${node.kind})`
   if (node.producer === undefined) return [`${head} ← ${node.source === undefined ? "unknown origin" : `project ${node.source}`}`]
   const p = node.producer
+  if (seen.has(node.digest)) return [`${head} ← ${p.stage}.${p.output} (shown above)`]
+  seen.add(node.digest)
+  const modules = Object.keys(p.code)
   const lines = [
     `${head} ← ${p.stage}.${p.output}  key ${Digest.short(p.key)}  run ${p.run}`,
     `${indent}  params ${JSON.stringify(p.params)}`,
-    `${indent}  code   ${Object.entries(p.code).map(([m, d]) => `${m}@${d.slice(0, 8)}`).join(" ")}`
+    `${indent}  code   ${Digest.short(Digest.ofJson(p.code))} (${modules.length} modules: ${modules.join(" ")})`
   ]
+  if (Object.keys(p.packages).length > 0) lines.push(`${indent}  pkgs   ${Object.entries(p.packages).map(([k, v]) => `${k}@${v}`).join(" ")}`)
   if (Object.keys(p.env).length > 0) lines.push(`${indent}  env    ${JSON.stringify(p.env)}`)
   for (const i of p.inputs) {
     lines.push(`${indent}  input ${i.input} (${i.from}):`)
-    lines.push(...upstreamLines(i.artifact, `${indent}    `))
+    lines.push(...upstreamLines(i.artifact, `${indent}    `, seen))
   }
   return lines
 }

@@ -22,6 +22,12 @@ import { Store } from "../core/Store.ts"
 import * as Format from "./Format.ts"
 import * as Render from "./Render.ts"
 
+// `pinkflow … | head` closes stdout early: that is not an error.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0)
+  throw e
+})
+
 class CliExit extends Data.TaggedError("CliExit")<{ readonly code: number }> {
   override readonly [Runtime.errorExitCode] = this.code
 }

@@ -114,12 +114,27 @@ const formatIssue = (error: unknown): string => {
   return text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0).join("; ")
 }
 
+/** `Expected number; at ["seed"]` → `param seed = "seven": expected number`. */
+const paramIssue = (text: string, overrides: Readonly<Record<string, unknown>>): string =>
+  text.split("; ").reduce<Array<string>>((acc, part) => {
+    const at = /^at \["?([^"\]]+)"?\]$/.exec(part)
+    if (at === null || acc.length === 0) return [...acc, part]
+    const name = at[1]!
+    const issue = acc.pop()!.replace(/^Expected no excess property$/, "unknown param").replace(/^E/, "e")
+    const given = name in overrides ? ` = ${JSON.stringify(overrides[name])}` : ""
+    return [...acc, `param ${name}${given}: ${issue}`]
+  }, []).join("; ")
+
+/** A stage failure in one line: `Tag: message`, or `Tag (field: value, …)` for errors that are only data. */
 const failureMessage = (error: unknown): string => {
-  if (error instanceof Error) {
-    const tag = (error as { _tag?: unknown })._tag
-    return typeof tag === "string" && !error.message.startsWith(tag) ? `${tag}: ${error.message}` : error.message
-  }
-  return typeof error === "object" ? JSON.stringify(error) : String(error)
+  if (typeof error !== "object" || error === null) return String(error)
+  const tag = (error as { _tag?: unknown })._tag
+  const message = error instanceof Error ? error.message : ""
+  const fields = Object.entries(error)
+    .filter(([k]) => k !== "_tag" && k !== "message" && k !== "stack")
+    .map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
+  const text = message !== "" ? message : fields.length > 0 ? `(${fields.join(", ")})` : JSON.stringify(error)
+  return typeof tag === "string" && !text.startsWith(tag) ? `${tag}${message !== "" ? ":" : ""} ${text}` : text
 }
 
 export const make = <
@@ -141,7 +156,7 @@ export const make = <
 
   const resolveParams = (overrides: Readonly<Record<string, unknown>>): Resolved => {
     const decoded = decode(overrides, { onExcessProperty: "error", errors: "all" })
-    if (Exit.isFailure(decoded)) return { ok: false, message: formatIssue(Cause.squash(decoded.cause)) }
+    if (Exit.isFailure(decoded)) return { ok: false, message: paramIssue(formatIssue(Cause.squash(decoded.cause)), overrides) }
     const encoded = encode(decoded.value)
     if (Exit.isFailure(encoded)) return { ok: false, message: formatIssue(Cause.squash(encoded.cause)) }
     return { ok: true, params: decoded.value, encoded: encoded.value }
