@@ -60,7 +60,10 @@ const slow = Stage.make({
   run: ({ outputs }) => Effect.gen(function*() {
     fs.appendFileSync(counter, "computed\\n")
     fs.writeFileSync(outputs.data, "partial")
-    yield* Effect.sleep(Number(process.env.SLOW_MS ?? 1500))
+    // Wait for the test to open the gate (or for SLOW_MS without one).
+    const gate = process.env.GATE
+    if (gate === undefined) yield* Effect.sleep(Number(process.env.SLOW_MS ?? 1500))
+    else for (let i = 0; i < 1500 && !fs.existsSync(gate); i++) yield* Effect.sleep(20)
     fs.appendFileSync(outputs.data, " and complete")
   })
 })
@@ -73,15 +76,20 @@ test("two processes on one store compute a stage key once; the second waits and 
   const p = project()
   p.write("pipelines/slow.ts", slow)
   const counter = path.join(p.dir, "counter.txt")
-  const env = { COUNTER: counter, SLOW_MS: "1500" }
-  const [a, b] = await Promise.all([p.start(["run", "pipelines/slow.ts"], undefined, env), p.start(["run", "pipelines/slow.ts"], undefined, env)])
+  const gate = path.join(p.dir, "gate")
+  const env = { COUNTER: counter, GATE: gate }
+  // The slow stage holds its key until the other process reports that it waits for it.
+  const openGate = (line: any) => {
+    if (line.type === "waiting") fs.writeFileSync(gate, "")
+  }
+  const [a, b] = await Promise.all([p.start(["run", "pipelines/slow.ts"], openGate, env), p.start(["run", "pipelines/slow.ts"], openGate, env)])
   t.is(a.code, 0, a.stderr)
   t.is(b.code, 0, b.stderr)
   t.is(fs.readFileSync(counter, "utf8"), "computed\n", "the slow stage ran exactly once")
   const slowStatus = [statuses(a.lines).slow, statuses(b.lines).slow].sort()
   t.deepEqual(slowStatus, ["cached", "ran"])
   const waited = [...a.lines, ...b.lines].filter((l) => l.type === "waiting")
-  t.true(waited.length >= 1, "the second process reported that it waited")
+  t.is(waited.length, 1, "the second process reported that it waited")
   const outs = [a, b].map((r) => r.lines.find((l) => l.type === "stage" && l.stage === "after").outputs.out)
   t.is(outs[0], outs[1])
   t.is(p.pinkflow("verify").code, 0)
@@ -116,13 +124,17 @@ test("a project input edited while its stage runs: the result is not cached", as
 const read = Stage.make({ name: "read", inputs: { src: Input.file("data/in.txt") }, outputs: { out: Artifact.json<string>() },
   run: ({ inputs }) => Effect.gen(function*() {
     const text = fs.readFileSync(inputs.src, "utf8")
-    yield* Effect.sleep(1500)
+    // Hold until the test has edited the input.
+    for (let i = 0; i < 1500 && !fs.existsSync("edited"); i++) yield* Effect.sleep(20)
     return { out: text }
   }) })
 export default Pipeline.make({ name: "edit", stages: [read] })
 `)
   const r = await p.start(["run", "pipelines/edit.ts"], (line) => {
-    if (line.type === "started") setTimeout(() => p.write("data/in.txt", "version 2, edited during the run"), 200)
+    if (line.type === "started") {
+      p.write("data/in.txt", "version 2, edited during the run")
+      p.write("edited", "")
+    }
   })
   t.is(r.code, 1)
   const failed = r.lines.find((l) => l.type === "stage" && l.stage === "read")
@@ -130,4 +142,5 @@ export default Pipeline.make({ name: "edit", stages: [read] })
   t.regex(failed.error, /input src \(data\/in\.txt\) changed while the stage ran; its result was not cached/)
   const again = p.json("run", "pipelines/edit.ts")
   t.deepEqual(ran(again.lines), ["read"])
+  t.is(again.lines.find((l) => l.type === "stage").status, "ran")
 })
