@@ -6,7 +6,7 @@
  * names, inputs that name an unknown stage or output or the wrong kind, project files that do
  * not exist, and cycles with their path.
  */
-import { Graph, alg } from "@dagrejs/graphlib"
+import { Graph } from "@dagrejs/graphlib"
 import { Data } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -33,8 +33,6 @@ export interface Edge {
 
 export type Dag = Graph<string, Stage.Any, Array<Edge>>
 
-/** graphlib's algorithms take untyped graphs. */
-const untyped = (dag: Dag): Graph => dag as unknown as Graph
 
 /** Builds and validates the graph. `file` names the pipeline in errors; `root` anchors project paths. */
 export const make = (
@@ -51,6 +49,7 @@ export const make = (
     if (existing !== undefined) return fail("duplicate-stage", `duplicate stage name "${stage.name}"`)
     g.setNode(stage.name, stage)
   }
+  const edges = new Map<string, Array<Edge>>()
   for (const stage of pipeline.stages) {
     for (const [input, spec] of Object.entries(stage.inputs)) {
       if (spec._tag === "FromProject") {
@@ -74,50 +73,62 @@ export const make = (
       if (produced.kind !== spec.kind) {
         return fail("unknown-input", `input ${input}: ${spec.stage}.${spec.output} is a ${produced.kind}, not a ${spec.kind}`, stage.name)
       }
-      const edges = g.edge(spec.stage, stage.name) ?? []
-      g.setEdge(spec.stage, stage.name, [...edges, { input, output: spec.output }])
+      const wiring = edges.get(spec.stage) ?? []
+      wiring.push({ input, output: spec.output })
+      edges.set(spec.stage, wiring)
     }
+    for (const [from, wiring] of edges) g.setEdge(from, stage.name, wiring)
+    edges.clear()
   }
-  const cycles = alg.findCycles(untyped(g))
-  if (cycles.length > 0) return fail("cycle", `cycle: ${cyclePath(g, cycles[0]!).join(" -> ")}`)
+  const sorted = topologicalOrder(g)
+  if (!sorted.ok) return fail("cycle", `cycle: ${sorted.cycle.join(" -> ")}`)
   return { ok: true, dag: g }
 }
 
-/** Orders a strongly connected component as a walk that returns to its start. */
-const cyclePath = (g: Dag, component: ReadonlyArray<string>): Array<string> => {
-  const members = new Set(component)
-  const start = [...component].sort()[0]!
-  const walk = [start]
-  const seen = new Set([start])
-  let current = start
-  for (;;) {
-    const next = (g.successors(current) ?? []).filter((s) => members.has(s)).sort()
-    const back = next.find((s) => s === start)
-    if (back !== undefined && walk.length > 1 || next.length === 1 && next[0] === start) return [...walk, start]
-    const step = next.find((s) => !seen.has(s))
-    if (step === undefined) return [...walk, start]
-    walk.push(step)
-    seen.add(step)
-    current = step
+/**
+ * Kahn's algorithm, iterative. graphlib's `topsort` and `findCycles` recurse once per level and
+ * overflow the stack on pipelines deeper than ~3,000 stages (measured), so ordering and cycle
+ * finding are done here, on graphlib's graph. Ties keep pipeline order. On a cycle, walks back
+ * through predecessors that were never freed until a stage repeats: that walk is a cycle.
+ */
+const topologicalOrder = (g: Dag): { readonly ok: true; readonly order: Array<string> } | { readonly ok: false; readonly cycle: Array<string> } => {
+  const indegree = new Map<string, number>()
+  const queue: Array<string> = []
+  for (const n of g.nodes()) {
+    const d = g.predecessors(n)?.length ?? 0
+    indegree.set(n, d)
+    if (d === 0) queue.push(n)
   }
-}
-
-/** Stage names in a deterministic topological order (ties broken by pipeline order). */
-export const order = (dag: Dag): Array<string> => alg.topsort(untyped(dag))
-
-export const ancestors = (dag: Dag, stage: string): Set<string> => {
-  const out = new Set<string>()
-  const stack = [stage]
-  while (stack.length > 0) {
-    for (const p of dag.predecessors(stack.pop()!) ?? []) {
-      if (!out.has(p)) {
-        out.add(p)
-        stack.push(p)
-      }
+  const order: Array<string> = []
+  for (let head = 0; head < queue.length; head++) {
+    const n = queue[head]!
+    order.push(n)
+    for (const s of g.successors(n) ?? []) {
+      const d = indegree.get(s)! - 1
+      indegree.set(s, d)
+      if (d === 0) queue.push(s)
     }
   }
-  return out
+  if (order.length === g.nodeCount()) return { ok: true, order }
+  const stuck = (n: string) => indegree.get(n)! > 0
+  const seen = new Map<string, number>()
+  const walk: Array<string> = []
+  let current = g.nodes().find(stuck)!
+  while (!seen.has(current)) {
+    seen.set(current, walk.length)
+    walk.push(current)
+    current = (g.predecessors(current) ?? []).find(stuck)!
+  }
+  const cycle = walk.slice(seen.get(current)!).reverse()
+  // Start the cycle at its alphabetically first stage, so the message is stable.
+  const first = cycle.indexOf([...cycle].sort()[0]!)
+  const rotated = [...cycle.slice(first), ...cycle.slice(0, first)]
+  return { ok: false, cycle: [...rotated, rotated[0]!] }
 }
 
-export const descendants = (dag: Dag, stage: string): Set<string> =>
-  new Set(alg.preorder(untyped(dag), [stage]).filter((s) => s !== stage))
+/** Stage names in topological order; ties keep pipeline order. */
+export const order = (dag: Dag): Array<string> => {
+  const sorted = topologicalOrder(dag)
+  if (!sorted.ok) throw new Error(`cycle: ${sorted.cycle.join(" -> ")}`)
+  return sorted.order
+}

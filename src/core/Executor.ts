@@ -16,7 +16,7 @@ import * as path from "node:path"
 import * as Artifact from "./Artifact.ts"
 import * as CacheKey from "./CacheKey.ts"
 import type * as Event from "./Event.ts"
-import { Lineage, type StageInRun } from "./Lineage.ts"
+import { Lineage, type Execution, type StageInRun } from "./Lineage.ts"
 import * as Lock from "./Lock.ts"
 import * as Plan from "./Plan.ts"
 import { StatCache } from "./StatCache.ts"
@@ -50,6 +50,8 @@ export interface StageResult {
 
 const now = () => performance.now()
 
+const FLUSH_INTERVAL_MS = 1000
+
 const validMetrics = (value: unknown): boolean =>
   typeof value === "object" && value !== null && !Array.isArray(value) &&
   Object.values(value).every((v) => typeof v === "number")
@@ -64,6 +66,25 @@ export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, 
   const done = new Map<string, Deferred.Deferred<StageResult>>()
   for (const name of plan.order) done.set(name, yield* Deferred.make<StageResult>())
   let stopping = false
+
+  // Executions reach lineage in batches (at most FLUSH_INTERVAL_MS apart, and at the end): one
+  // database write per stage would make a run of n small stages cost O(n²). The cache record,
+  // written first, holds everything but the log, so a crash between flushes loses no result.
+  let pending: Array<Execution> = []
+  let lastFlush = performance.now()
+  const flush = Effect.suspend(() => {
+    const batch = pending
+    pending = []
+    lastFlush = performance.now()
+    return batch.length === 0 ? Effect.void : lineage.update((db) => {
+      for (const e of batch) {
+        db.executions[e.key] = e
+        for (const [output, s] of Object.entries(e.outputs)) {
+          db.artifacts[s.digest] ??= { kind: s.kind, size: s.size, producer: { key: e.key, stage: e.stage, output } }
+        }
+      }
+    })
+  })
 
   const inputValue = (spec: CacheKey.InputRecord & { readonly path?: string }) => {
     if (spec.path !== undefined) return Effect.succeed<unknown>(spec.path)
@@ -147,12 +168,8 @@ export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, 
       const durationMs = now() - t0
       const cacheRecord: CacheRecord = { key, record, outputs: stored, createdAt: startedAt, durationMs, run: options.run }
       yield* store.writeRecord(cacheRecord)
-      yield* lineage.update((db) => {
-        db.executions[key] = { key, stage: stage.name, run: options.run, record, outputs: stored, startedAt, durationMs, log }
-        for (const [output, s] of Object.entries(stored)) {
-          db.artifacts[s.digest] ??= { kind: s.kind, size: s.size, producer: { key, stage: stage.name, output } }
-        }
-      })
+      pending.push({ key, stage: stage.name, run: options.run, record, outputs: stored, startedAt, durationMs, log })
+      if (performance.now() - lastFlush >= FLUSH_INTERVAL_MS) yield* flush
       return { status: "ran", key, outputs: stored, durationMs } satisfies StageResult
     }))
 
@@ -223,7 +240,9 @@ export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, 
       )
     }).pipe(Effect.tap((r) => Deferred.succeed(done.get(name)!, r)))
 
-  const results = yield* Effect.forEach(plan.order, runStage, { concurrency: "unbounded" })
+  const results = yield* Effect.forEach(plan.order, runStage, { concurrency: "unbounded" }).pipe(
+    Effect.ensuring(Effect.orDie(flush))
+  )
   return new Map(plan.order.map((name, i) => [name, results[i]!] as const))
 })
 

@@ -48,32 +48,29 @@ export const make = Effect.fn("Plan.make")(function*(loaded: Loader.Loaded, vari
     }
   }
   const cache = yield* StatCache
-  const fingerprints = new Map<string, Promise<Fingerprint.Fingerprint>>()
-  const fingerprint = (module: string) => {
-    let fp = fingerprints.get(module)
-    if (fp === undefined) {
-      fp = Fingerprint.compute(cache, loaded.root, loaded.graph, module)
-      fingerprints.set(module, fp)
-    }
-    return fp
-  }
   const order = Dag.order(dag)
+  const moduleOf = (stage: Stage.Any) =>
+    stage.module !== undefined && loaded.graph[stage.module] !== undefined ? stage.module : loaded.file
+  // Fingerprint each module once, however many stages it declares.
+  const modules = [...new Set(order.map((name) => moduleOf(dag.node(name))))]
+  const prints = yield* Effect.promise(() =>
+    Promise.all(modules.map((m) => Fingerprint.compute(cache, loaded.root, loaded.graph, m)))
+  )
+  const fingerprints = new Map(modules.map((m, i) => [m, prints[i]!]))
   const stages = new Map<string, Planned>()
   for (const name of order) {
     const stage = dag.node(name)
     const resolved = stage.resolveParams(variant.overrides[name] ?? {})
     if (!resolved.ok) return yield* paramsError(loaded.file, name, `invalid params: ${resolved.message}`)
-    const module = stage.module !== undefined && loaded.graph[stage.module] !== undefined ? stage.module : loaded.file
-    const code = yield* Effect.promise(() => fingerprint(module))
     const env: Record<string, string> = {}
     for (const [field, read] of Object.entries(stage.env)) {
-      const value = yield* Effect.try({
-        try: () => String(read()),
-        catch: (e) => paramsError(loaded.file, name, `env field ${field}: ${e instanceof Error ? e.message : String(e)}`)
-      })
-      env[field] = value
+      try {
+        env[field] = String(read())
+      } catch (e) {
+        return yield* paramsError(loaded.file, name, `env field ${field}: ${e instanceof Error ? e.message : String(e)}`)
+      }
     }
-    stages.set(name, { stage, params: resolved.params, encodedParams: resolved.encoded, code, env })
+    stages.set(name, { stage, params: resolved.params, encodedParams: resolved.encoded, code: fingerprints.get(moduleOf(stage))!, env })
   }
   return { loaded, variant, dag, order, stages } satisfies Plan
 })

@@ -114,6 +114,14 @@ const formatIssue = (error: unknown): string => {
   return text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0).join("; ")
 }
 
+const isPlainJson = (u: unknown): boolean => {
+  if (u === null || typeof u === "string" || typeof u === "boolean") return true
+  if (typeof u === "number") return Number.isFinite(u)
+  if (Array.isArray(u)) return u.every(isPlainJson)
+  if (typeof u !== "object" || Object.getPrototypeOf(u) !== Object.prototype) return false
+  return Object.values(u).every(isPlainJson)
+}
+
 /** `Expected number; at ["seed"]` → `param seed = "seven": expected number`. */
 const paramIssue = (text: string, overrides: Readonly<Record<string, unknown>>): string =>
   text.split("; ").reduce<Array<string>>((acc, part) => {
@@ -157,6 +165,8 @@ export const make = <
   const resolveParams = (overrides: Readonly<Record<string, unknown>>): Resolved => {
     const decoded = decode(overrides, { onExcessProperty: "error", errors: "all" })
     if (Exit.isFailure(decoded)) return { ok: false, message: paramIssue(formatIssue(Cause.squash(decoded.cause)), overrides) }
+    // Plain JSON params enter the key as they are; others (dates, classes…) in their encoded form.
+    if (isPlainJson(decoded.value)) return { ok: true, params: decoded.value, encoded: decoded.value }
     const encoded = encode(decoded.value)
     if (Exit.isFailure(encoded)) return { ok: false, message: formatIssue(Cause.squash(encoded.cause)) }
     return { ok: true, params: decoded.value, encoded: encoded.value }
