@@ -12,5 +12,7 @@ await esbuild.build({
   external: ["esbuild"],
   // Bundled CommonJS dependencies may call require(); give them one.
   banner: { js: "import { createRequire as __pinkflowRequire } from 'node:module'; const require = __pinkflowRequire(import.meta.url);" },
+  minify: true,
+  keepNames: false,
   logLevel: "warning"
 })
