@@ -55,7 +55,7 @@ test("status reports missing-output when a stored object disappears, and run rec
   t.is(p.pinkflow("verify").code, 0)
 })
 
-test("verify finds a corrupt object and names the cached outputs that depend on it", (t) => {
+test("verify finds a corrupt object and the cached outputs that need it; --repair makes the next run recompute them", (t) => {
   const p = project()
   const first = p.json("run", PIPELINE)
   const digest = first.lines.find((l) => l.type === "stage" && l.stage === "prepare").outputs.clean
@@ -69,6 +69,12 @@ test("verify finds a corrupt object and names the cached outputs that depend on 
   const text = p.pinkflow("verify")
   t.is(text.code, 1)
   t.regex(text.stdout, new RegExp(`corrupt object ${digest}`))
+  // --repair drops the object and the records that need it; the next run recomputes prepare only
+  // (its output is identical again, so everything below stays cached).
+  t.is(p.pinkflow("verify", "--repair").code, 0)
+  t.is(p.pinkflow("verify").code, 0)
+  t.deepEqual(ran(p.json("run", PIPELINE).lines), ["prepare"])
+  t.notRegex(fs.readFileSync(blob, "utf8"), /tampered/)
 })
 
 test("why shows the last key record beside the current one, with the change marked", (t) => {

@@ -333,9 +333,13 @@ const gc = Command.make("gc", {
     yield* print(`${a.dryRun ? "would free" : "freed"} ${r.objects} objects (${mib(r.bytes)}), ${r.records} cache records, ${r.trees} trees; kept what ${r.keptRuns} runs reference`)
   }))).pipe(Command.withDescription("Free what neither recent runs nor pinned runs reference"))
 
-const verify = Command.make("verify", { json, store: storeFlag }, (a) =>
+const verify = Command.make("verify", {
+  repair: Flag.Boolean("repair").pipe(Flag.withDescription("Delete corrupt objects and the cache records that need them"), Flag.withDefault(false)),
+  json,
+  store: storeFlag
+}, (a) =>
   handleErrors(Effect.gen(function*() {
-    const r = yield* Maintenance.verify().pipe(Effect.provide(services(storeRoot(a.store))))
+    const r = yield* Maintenance.verify({ repair: a.repair }).pipe(Effect.provide(services(storeRoot(a.store))))
     const problems = r.corrupt.length + r.missing.length + r.unreadableRecords.length
     if (a.json) yield* printJson({ ...r, ok: problems === 0 })
     else {
@@ -343,9 +347,9 @@ const verify = Command.make("verify", { json, store: storeFlag }, (a) =>
       for (const d of r.corrupt) yield* print(`corrupt object ${d}: its content does not match its digest`)
       for (const m of r.missing) yield* print(`missing: ${m.stage}.${m.output} (key ${m.key.slice(0, 12)}) needs ${m.digest.slice(0, 12)}`)
       for (const f of r.unreadableRecords) yield* print(`unreadable cache record ${f}`)
-      yield* print(problems === 0 ? "ok" : `${problems} problems`)
+      yield* print(problems === 0 ? "ok" : r.repaired ? `${problems} problems repaired: the next run recomputes what they affected` : `${problems} problems (pinkflow verify --repair removes them)`)
     }
-    if (problems > 0) return yield* new CliExit({ code: 1 })
+    if (problems > 0 && !r.repaired) return yield* new CliExit({ code: 1 })
   }))).pipe(Command.withDescription("Rehash the store; report corrupt or missing objects"))
 
 // ---------------------------------------------------------------------------------------------

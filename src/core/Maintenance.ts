@@ -38,9 +38,12 @@ export interface VerifyReport {
   readonly corrupt: ReadonlyArray<string>
   readonly missing: ReadonlyArray<{ readonly key: string; readonly stage: string; readonly output: string; readonly digest: string }>
   readonly unreadableRecords: ReadonlyArray<string>
+  readonly repaired: boolean
 }
 
-export const verify = Effect.fn("Maintenance.verify")(function*() {
+/** Rehashes every object. With `repair`, deletes corrupt objects and every cache record that
+ * needs a missing or corrupt object, so the next run recomputes exactly those results. */
+export const verify = Effect.fn("Maintenance.verify")(function*(options: { readonly repair: boolean } = { repair: false }) {
   const store = yield* Store
   const corrupt: Array<string> = []
   let bytes = 0
@@ -58,7 +61,12 @@ export const verify = Effect.fn("Maintenance.verify")(function*() {
     Object.entries(r.outputs)
       .filter(([, o]) => bad.has(o.digest) || !store.isComplete(o))
       .map(([output, o]) => ({ key: r.key, stage: r.record.stage, output, digest: o.digest })))
-  return { objects: objects.length, bytes, corrupt, missing, unreadableRecords } satisfies VerifyReport
+  if (options.repair) {
+    for (const d of corrupt) fs.rmSync(store.blobPath(d), { force: true })
+    for (const m of missing) fs.rmSync(store.recordPath(m.key), { force: true })
+    for (const f of unreadableRecords) fs.rmSync(path.join(store.root, f), { force: true })
+  }
+  return { objects: objects.length, bytes, corrupt, missing, unreadableRecords, repaired: options.repair } satisfies VerifyReport
 })
 
 export interface GcReport {
