@@ -3,8 +3,9 @@
 import * as esbuild from "esbuild"
 
 await esbuild.build({
-  entryPoints: ["src/cli/bin.ts"],
-  outfile: "dist/pinkflow.mjs",
+  entryPoints: { pinkflow: "src/cli/bin.ts", worker: "src/cli/worker.ts" },
+  outdir: "dist",
+  outExtension: { ".js": ".mjs" },
   bundle: true,
   format: "esm",
   platform: "node",

@@ -144,3 +144,51 @@ export default Pipeline.make({ name: "edit", stages: [read] })
   t.deepEqual(ran(again.lines), ["read"])
   t.is(again.lines.find((l) => l.type === "stage").status, "ran")
 })
+
+const parallel = `${HEADER}
+// Each stage blocks its thread until both have arrived: only separate processes get through.
+const barrier = (name: string) => Stage.make({
+  name,
+  isolated: true,
+  outputs: { out: Artifact.json<number>() },
+  run: ({ log }) => Effect.sync(() => {
+    fs.writeFileSync(\`arrived-\${name}\`, String(process.pid))
+    const other = name === "left" ? "arrived-right" : "arrived-left"
+    const sleeper = new Int32Array(new SharedArrayBuffer(4))
+    for (let i = 0; i < 500 && !fs.existsSync(other); i++) Atomics.wait(sleeper, 0, 0, 20)
+    if (!fs.existsSync(other)) throw new Error("the other stage never ran at the same time")
+    log(\`met \${other} in pid \${process.pid}\`)
+    return { out: process.pid }
+  })
+})
+const crash = Stage.make({ name: "crash", isolated: true, outputs: { out: Artifact.json<number>() },
+  run: () => Effect.sync(() => process.exit(3)) })
+export default Pipeline.make({ name: "parallel", stages: [barrier("left"), barrier("right"), ...(fs.existsSync("crash-on") ? [crash] : [])] })
+`
+
+test("isolated stages run in worker processes, truly in parallel, with their logs kept", async (t) => {
+  const p = project()
+  p.write("pipelines/parallel.ts", parallel)
+  const r = p.json("run", "pipelines/parallel.ts", "--concurrency", "2", "--verbose")
+  t.is(r.code, 0, r.stderr)
+  t.deepEqual(ran(r.lines), ["left", "right"])
+  const pids = r.lines.filter((l) => l.type === "stage").map((l) => l.outputs.out)
+  t.is(new Set(pids).size, 2)
+  const logs = r.lines.filter((l) => l.type === "log").map((l) => l.line)
+  t.true(logs.some((l) => /^met arrived-right in pid \d+$/.test(l)))
+})
+
+test("a worker process that dies is a stage failure, not a crash of the run", (t) => {
+  const p = project()
+  p.write("pipelines/parallel.ts", parallel)
+  fs.writeFileSync(path.join(p.dir, "arrived-left"), "")
+  fs.writeFileSync(path.join(p.dir, "arrived-right"), "")
+  const r = p.pinkflow("run", "pipelines/parallel.ts", "--json")
+  t.is(r.code, 0, r.stderr)
+  p.write("crash-on", "")
+  const c = p.json("run", "pipelines/parallel.ts")
+  t.is(c.code, 1)
+  const crash = c.lines.find((l) => l.type === "stage" && l.stage === "crash")
+  t.is(crash.status, "failed")
+  t.is(crash.error, "stage crash failed: worker process exited with code 3 before finishing")
+})

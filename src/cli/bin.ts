@@ -9,6 +9,7 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Data, Effect, Layer, Option, Runtime } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import * as Dag from "../core/Dag.ts"
 import * as Engine from "../core/Engine.ts"
 import * as Executor from "../core/Executor.ts"
@@ -109,6 +110,9 @@ const parseSet = (pairs: ReadonlyArray<string>) =>
 // ---------------------------------------------------------------------------------------------
 // run
 
+/** The worker-process entry, built beside this bundle. */
+const WORKER = fileURLToPath(new URL("./worker.mjs", import.meta.url))
+
 const run = Command.make("run", {
   pipeline: pipelineArg,
   set: setFlag,
@@ -117,6 +121,7 @@ const run = Command.make("run", {
   concurrency: Flag.Int("concurrency").pipe(Flag.withDescription("Stages run at once (default: cores)"), Flag.withDefault(Executor.defaultConcurrency())),
   gpus: Flag.Int("gpus").pipe(Flag.withDescription("GPUs held at once by GPU stages"), Flag.withDefault(1)),
   keepGoing: Flag.Boolean("keep-going").pipe(Flag.withDescription("After a failure, finish the stages that do not depend on it"), Flag.withDefault(false)),
+  isolate: Flag.Boolean("isolate").pipe(Flag.withDescription("Run every stage in its own worker process"), Flag.withDefault(false)),
   verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Print stage logs"), Flag.withDefault(false)),
   json,
   store: storeFlag
@@ -131,6 +136,8 @@ const run = Command.make("run", {
       concurrency: a.concurrency,
       gpus: a.gpus,
       keepGoing: a.keepGoing,
+      worker: WORKER,
+      isolateAll: a.isolate,
       emit
     }).pipe(Effect.provide(services(storeRoot(a.store, a.pipeline))))
     if (outcomes.some((o) => o.status === "failed")) return yield* new CliExit({ code: 1 })

@@ -24,6 +24,9 @@ export interface RunOptions {
   readonly gpus: number
   readonly keepGoing: boolean
   readonly emit: Event.Sink
+  /** The worker script for isolated stages, and whether to isolate every stage. */
+  readonly worker?: string | undefined
+  readonly isolateAll?: boolean
 }
 
 export interface VariantOutcome {
@@ -116,6 +119,8 @@ export const run = Effect.fn("Engine.run")(function*(file: string, options: RunO
       concurrency: options.concurrency,
       gpus: options.gpus,
       keepGoing: options.keepGoing,
+      worker: options.worker,
+      isolateAll: options.isolateAll,
       force,
       emit: (e) => {
         if (e._tag === "StageCached" || e._tag === "StageSkipped") {

@@ -10,6 +10,7 @@
  * yet started. Interruption removes staging directories and records the run as interrupted.
  */
 import { Data, Deferred, Effect, Semaphore } from "effect"
+import { fork } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -19,8 +20,10 @@ import type * as Event from "./Event.ts"
 import { Lineage, type Execution, type StageInRun } from "./Lineage.ts"
 import * as Lock from "./Lock.ts"
 import * as Plan from "./Plan.ts"
+import type * as Stage from "./Stage.ts"
 import { StatCache } from "./StatCache.ts"
 import { Store, type CacheRecord, type Stored } from "./Store.ts"
+import type * as Worker from "./Worker.ts"
 
 export class StageFailed extends Data.TaggedError("StageFailed")<{
   readonly stage: string
@@ -38,6 +41,10 @@ export interface Options {
   readonly keepGoing: boolean
   readonly force: ReadonlySet<string>
   readonly emit: Event.Sink
+  /** The worker script (`dist/worker.mjs`) for isolated stages; without it they run inline. */
+  readonly worker?: string | undefined
+  /** Run every stage in a worker process. */
+  readonly isolateAll?: boolean
 }
 
 export interface StageResult {
@@ -51,6 +58,34 @@ export interface StageResult {
 const now = () => performance.now()
 
 const FLUSH_INTERVAL_MS = 1000
+
+/** Runs a stage body in a child process; aborting the signal terminates it. */
+const inWorker = (script: string, job: Worker.Job, log: (line: string) => void, signal: AbortSignal) =>
+  new Promise<Stage.Executed>((resolve) => {
+    const child = fork(script, [], { stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced" })
+    let result: Stage.Executed | undefined
+    const lines = (stream: NodeJS.ReadableStream | null) =>
+      stream?.setEncoding("utf8").on("data", (chunk: string) => chunk.split("\n").filter((l) => l !== "").forEach(log))
+    lines(child.stdout)
+    lines(child.stderr)
+    child.on("message", (m: Worker.Message) => {
+      if (m.type === "log") log(m.line)
+      else result = m.result
+    })
+    const stop = () => {
+      child.kill("SIGTERM")
+      setTimeout(() => child.kill("SIGKILL"), 5000).unref()
+    }
+    signal.addEventListener("abort", stop, { once: true })
+    child.on("exit", (code, sig) => {
+      signal.removeEventListener("abort", stop)
+      if (result !== undefined) return resolve(result)
+      const interrupted = signal.aborted
+      const message = interrupted ? "interrupted" : `worker process exited with ${sig ?? `code ${code}`} before finishing`
+      resolve({ ok: false, interrupted, message, detail: message })
+    })
+    child.send(job)
+  })
 
 const validMetrics = (value: unknown): boolean =>
   typeof value === "object" && value !== null && !Array.isArray(value) &&
@@ -130,8 +165,10 @@ export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, 
       const startedAt = new Date().toISOString()
       const t0 = now()
       options.emit({ _tag: "StageStarted", stage: stage.name, key })
+      const isolated = options.worker !== undefined && (stage.isolated || options.isolateAll === true)
+      const job: Worker.Job = { bundle: plan.loaded.bundle, stage: stage.name, overrides: plan.variant.overrides[stage.name] ?? {}, ctx: { stage: stage.name, inputs, outputs, workDir } }
       const result = yield* Effect.tryPromise({
-        try: (signal) => stage.execute(ctx, signal),
+        try: (signal) => isolated ? inWorker(options.worker!, job, ctx.log, signal) : stage.execute(ctx, signal),
         catch: (e) => new StageFailed({ stage: stage.name, detail: String(e) })
       })
       if (!result.ok) {

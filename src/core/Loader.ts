@@ -34,6 +34,8 @@ export interface Loaded {
   readonly file: string
   readonly root: string
   readonly graph: Graph
+  /** The bundle's entry module (absolute), which worker processes import. */
+  readonly bundle: string
 }
 
 /** Packages compiled into pipeline bundles (pure JavaScript, costly to import unbundled). */
@@ -200,12 +202,13 @@ export const load = Effect.fn("Loader.load")(function*(pipelineFile: string) {
     catch: (e) => loadError(file, describeBuildFailure(e))
   }).pipe(Effect.tap((r) => Effect.sync(() => Atomic.writeFileSync(recordPath, JSON.stringify(r))))))
 
+  const bundle = path.join(outdir, record.entry)
   const mod = yield* Effect.tryPromise({
-    try: () => import(pathToFileURL(path.join(outdir, record.entry)).href) as Promise<{ default?: unknown }>,
+    try: () => import(pathToFileURL(bundle).href) as Promise<{ default?: unknown }>,
     catch: (e) => loadError(file, `failed while loading: ${e instanceof Error ? e.message : String(e)}`)
   })
   if (!Pipeline.isPipeline(mod.default)) {
     return yield* loadError(file, "the default export is not a pipeline (export default Pipeline.make({...}))")
   }
-  return { pipeline: mod.default, file, root, graph: record.graph } satisfies Loaded
+  return { pipeline: mod.default, file, root, graph: record.graph, bundle } satisfies Loaded
 })

@@ -79,6 +79,8 @@ export interface Stage<P = unknown, I extends Inputs = Inputs, O extends Outputs
   readonly env: Readonly<Record<string, EnvField>>
   /** Bump to force every cached result of this stage to be recomputed. */
   readonly version: string | undefined
+  /** Run the body in its own process (CPU-bound stages then run in parallel). */
+  readonly isolated: boolean
   /** The param names and their defaults, for help and validation messages. */
   readonly paramNames: ReadonlyArray<string>
   readonly resolveParams: (overrides: Readonly<Record<string, unknown>>) => Resolved
@@ -99,6 +101,8 @@ export interface Definition<S extends Schema.Codec<any, any>, I extends Inputs, 
   readonly resources?: Resources
   readonly env?: Readonly<Record<string, EnvField>>
   readonly version?: string
+  /** Run the body in a worker process: for CPU-bound work, so independent stages run in parallel. */
+  readonly isolated?: boolean
   readonly run: (ctx: Context<S["Type"], I, O>) => Effect.Effect<Returned<O>, E>
 }
 
@@ -155,8 +159,11 @@ export const make = <
     throw new TypeError(`invalid stage name ${JSON.stringify(def.name)}: use letters, digits, '_' and '-'`)
   }
   const schema = (def.params ?? EmptyParams) as Schema.Codec<unknown, unknown>
-  const decode = Schema.decodeUnknownExit(schema)
-  const encode = Schema.encodeUnknownExit(schema)
+  // Built on first use: planning 100,000 stages should not pay for encoders it never calls.
+  let decoder: ReturnType<typeof Schema.decodeUnknownExit<typeof schema>> | undefined
+  let encoder: ReturnType<typeof Schema.encodeUnknownExit<typeof schema>> | undefined
+  const decode: NonNullable<typeof decoder> = (input, options) => (decoder ??= Schema.decodeUnknownExit(schema))(input, options)
+  const encode: NonNullable<typeof encoder> = (input, options) => (encoder ??= Schema.encodeUnknownExit(schema))(input, options)
   const fields = (schema as unknown as { fields?: Record<string, unknown> }).fields
   const out = Object.fromEntries(
     Object.entries(def.outputs).map(([name, o]) => [name, Artifact.ref(def.name, name, o.kind)])
@@ -204,6 +211,7 @@ export const make = <
     resources: def.resources ?? {},
     env: def.env ?? {},
     version: def.version,
+    isolated: def.isolated ?? false,
     paramNames: fields === undefined ? [] : Object.keys(fields),
     resolveParams,
     execute

@@ -1,0 +1,47 @@
+/**
+ * The stage worker: a child process that runs one stage body, so CPU-bound stages run in
+ * parallel and a crashing body cannot take the engine down. Plain Node (no Effect here): the stage
+ * brings its own runtime inside the pipeline bundle.
+ *
+ * Protocol over the IPC channel: the parent sends one `Job`; the worker answers with `log`
+ * messages and one `done` message, then exits. SIGTERM aborts the body.
+ */
+import { pathToFileURL } from "node:url"
+import type * as Stage from "./Stage.ts"
+
+export interface Job {
+  /** Absolute path of the pipeline bundle's entry module. */
+  readonly bundle: string
+  readonly stage: string
+  readonly overrides: Readonly<Record<string, unknown>>
+  readonly ctx: Omit<Stage.RawContext, "params" | "log">
+}
+
+export type Message =
+  | { readonly type: "log"; readonly line: string }
+  | { readonly type: "done"; readonly result: Stage.Executed }
+
+const send = (message: Message) => new Promise<void>((resolve) => process.send!(message, () => resolve()))
+
+const fail = (message: string): Stage.Executed => ({ ok: false, interrupted: false, message, detail: message })
+
+const run = async (job: Job): Promise<Stage.Executed> => {
+  const mod = (await import(pathToFileURL(job.bundle).href)) as { default?: { stages?: ReadonlyArray<Stage.Any> } }
+  const stage = mod.default?.stages?.find((s) => s.name === job.stage)
+  if (stage === undefined) return fail(`stage ${job.stage} is not in ${job.bundle}`)
+  const resolved = stage.resolveParams(job.overrides)
+  if (!resolved.ok) return fail(`invalid params: ${resolved.message}`)
+  const controller = new AbortController()
+  process.on("SIGTERM", () => controller.abort())
+  const log = (line: string) => void process.send!({ type: "log", line } satisfies Message)
+  return stage.execute({ ...job.ctx, params: resolved.params, log }, controller.signal)
+}
+
+export const main = (): void => {
+  process.once("message", (job: Job) => {
+    run(job)
+      .catch((e: unknown) => fail(e instanceof Error ? e.message : String(e)))
+      .then((result) => send({ type: "done", result }))
+      .then(() => process.exit(0))
+  })
+}
