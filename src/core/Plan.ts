@@ -37,6 +37,14 @@ export interface Plan {
 const paramsError = (file: string, stage: string | undefined, detail: string) =>
   new Dag.PipelineError({ reason: "params", file, stage, detail })
 
+/** The values of a stage's declared environment fields. */
+const readEnv = (stage: Stage.Any) =>
+  Effect.forEach(Object.entries(stage.env), ([field, read]) =>
+    Effect.try({
+      try: () => [field, String(read())] as const,
+      catch: (e) => `env field ${field}: ${e instanceof Error ? e.message : String(e)}`
+    })).pipe(Effect.map((entries): Readonly<Record<string, string>> => Object.fromEntries(entries)))
+
 /** Plans one variant of a loaded pipeline. */
 export const make = Effect.fn("Plan.make")(function*(loaded: Loader.Loaded, variant: Pipeline.Variant) {
   const built = Dag.make(loaded.pipeline, loaded.file, loaded.root)
@@ -62,14 +70,7 @@ export const make = Effect.fn("Plan.make")(function*(loaded: Loader.Loaded, vari
     const stage = dag.node(name)
     const resolved = stage.resolveParams(variant.overrides[name] ?? {})
     if (!resolved.ok) return yield* paramsError(loaded.file, name, `invalid params: ${resolved.message}`)
-    const env: Record<string, string> = {}
-    for (const [field, read] of Object.entries(stage.env)) {
-      try {
-        env[field] = String(read())
-      } catch (e) {
-        return yield* paramsError(loaded.file, name, `env field ${field}: ${e instanceof Error ? e.message : String(e)}`)
-      }
-    }
+    const env = yield* readEnv(stage).pipe(Effect.mapError((detail) => paramsError(loaded.file, name, detail)))
     stages.set(name, { stage, params: resolved.params, encodedParams: resolved.encoded, code: fingerprints.get(moduleOf(stage))!, env })
   }
   return { loaded, variant, dag, order, stages } satisfies Plan
