@@ -103,6 +103,8 @@ let current: Selected | undefined
  * in the process sees them.
  */
 const registerGradients = async () => {
+  // Production mode: no debug checks, and no console banner about installing tfjs-node.
+  tf.env().set("PROD", true)
   await import("@tensorflow/tfjs")
 }
 

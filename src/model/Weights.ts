@@ -65,7 +65,8 @@ const values = (shape: ReadonlyArray<number>, init: Init, seed: number): Float32
 /** Adds a variable named `name` to `weights`, initialised from `seed` and the name. */
 export const add = (weights: Weights, seed: number, name: string, shape: Array<number>, init: Init): tf.Variable => {
   if (weights.has(name)) throw new Error(`weight ${name} defined twice`)
-  const v = tf.variable(tf.tensor(values(shape, init, seedFor(seed, name)), shape, "float32"), true, name)
+  // TF.js variable names are global to the process; ours live in the map.
+  const v = tf.variable(tf.tensor(values(shape, init, seedFor(seed, name)), shape, "float32"), true)
   weights.set(name, v)
   return v
 }

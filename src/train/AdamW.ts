@@ -31,8 +31,8 @@ export const init = (weights: W.Weights, policy: Freeze.Policy): State => {
   const masks = new Map<string, tf.Tensor>()
   for (const name of policy.trainable) {
     const w = weights.get(name)!
-    m.set(name, tf.variable(tf.zerosLike(w), false, `opt/m/${name}`))
-    v.set(name, tf.variable(tf.zerosLike(w), false, `opt/v/${name}`))
+    m.set(name, tf.variable(tf.zerosLike(w), false))
+    v.set(name, tf.variable(tf.zerosLike(w), false))
     const rows = policy.rows.get(name)
     if (rows !== undefined) {
       const mask = new Float32Array(w.shape[0]!)

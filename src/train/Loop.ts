@@ -124,7 +124,15 @@ export const train = async (
   try {
     for (let step = start; step < o.steps; step++) {
       const seed = W.seedFor(o.seed, `step-${step}`)
-      const { value, grads } = tf.variableGrads(() => lossAt(step, seed), vars)
+      const { value, grads: byVariable } = tf.variableGrads(() => lossAt(step, seed), vars)
+      // variableGrads keys gradients by TF.js's variable names; ours are the policy's.
+      // A weight the loss does not reach (the ViT's unused last block, say) has no gradient.
+      const grads: tf.NamedTensorMap = Object.fromEntries(
+        policy.trainable.flatMap((n, i) => {
+          const g = byVariable[vars[i]!.name]
+          return g == null ? [] : [[n, g]]
+        })
+      )
       const loss = (await value.data())[0]!
       value.dispose()
       if (!Number.isFinite(loss)) {

@@ -1,0 +1,173 @@
+/**
+ * The Pink model at nano size on the wasm backend: shapes, adapters as identity at start, freeze
+ * policies, overfitting, save/load, generation with and without the cache, memory, NaN handling
+ * and resuming from a checkpoint.
+ */
+import test from "ava"
+import * as tf from "@tensorflow/tfjs-core"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Backend from "../../src/model/Backend.ts"
+import * as Config from "../../src/model/Config.ts"
+import * as Freeze from "../../src/model/Freeze.ts"
+import * as Generate from "../../src/model/Generate.ts"
+import * as Pink from "../../src/model/Pink.ts"
+import * as Vit from "../../src/model/Vit.ts"
+import * as W from "../../src/model/Weights.ts"
+import * as Loop from "../../src/train/Loop.ts"
+import { batch, config, model, samples, snapshot, tokenizer } from "./fixture.ts"
+
+test.before(async () => {
+  await Backend.select("wasm")
+})
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "pinkflow-model-"))
+
+test.serial("shapes: features [B, N, C_vit], logits [B, T, V]", (t) => {
+  const m = model()
+  const b = batch()
+  tf.tidy(() => {
+    const feats = Vit.features(m.weights, config, b.images, undefined)
+    t.deepEqual(feats.shape, [4, Config.imageTokens(config), config.vit.width])
+    t.deepEqual(Pink.imageEmbeddings(m, b.images, { training: false }).shape, [4, 16, config.lm.width])
+    t.deepEqual(Pink.forward(m, b.ids, b.images, { training: false }).shape, [4, b.T, tokenizer.size])
+  })
+  // The last ViT block is not used by Pink and has no adapter.
+  t.false(m.weights.has(`vit/h${config.vit.depth - 1}/adapter/down/w`))
+  t.true(m.weights.has(`vit/h${config.vit.depth - 2}/adapter/down/w`))
+  W.dispose(m.weights)
+})
+
+test.serial("adapters start as the identity: same logits with and without them", (t) => {
+  const m = model()
+  const b = batch()
+  const [a, c] = tf.tidy(() => [
+    Pink.forward(m, b.ids, b.images, { training: false, adapters: true }).dataSync(),
+    Pink.forward(m, b.ids, b.images, { training: false, adapters: false }).dataSync()
+  ])
+  t.deepEqual(Array.from(a!), Array.from(c!))
+  W.dispose(m.weights)
+})
+
+const trainSteps = (m: Pink.Model, policy: Freeze.Policy, steps: number, extra: Partial<Loop.Options> = {}) => {
+  const b = batch()
+  return Loop.train(m.weights, policy, (_step, seed) => Pink.maskedLoss(Pink.forward(m, b.ids, b.images, { training: true, seed }), b.targets, b.weights), {
+    steps, lr: 3e-3, warmupFraction: 0.1, seed: 5, tokensPerStep: b.tokens, ...extra
+  })
+}
+
+test.serial("freeze policies: frozen weights stay bit-identical, only the delimiter rows of the embeddings train", async (t) => {
+  const m = model()
+  const policy = Freeze.policy("adaptersAndProjection", m, tokenizer)
+  const before = snapshot(m.weights)
+  await trainSteps(m, policy, 3)
+  const after = snapshot(m.weights)
+  const changed = [...before.keys()].filter((n) => !before.get(n)!.every((v, i) => v === after.get(n)![i]))
+  const trainable = new Set(policy.trainable)
+  t.true(changed.every((n) => trainable.has(n)), `changed outside the policy: ${changed.filter((n) => !trainable.has(n))}`)
+  t.true(changed.includes("proj/w"))
+  t.true(changed.includes("lm/h0/adapter/up/w"))
+  // Only delimiter rows of lm/wte changed.
+  const C = config.lm.width
+  const rows = new Set(tokenizer.delimiterIds)
+  const wte0 = before.get("lm/wte")!
+  const wte1 = after.get("lm/wte")!
+  const changedRows = new Set<number>()
+  for (let i = 0; i < wte0.length; i++) if (wte0[i] !== wte1[i]) changedRows.add(Math.floor(i / C))
+  t.true([...changedRows].every((r) => rows.has(r)))
+  const counts = Freeze.counts(m, policy)
+  t.true(counts.trainable > 0 && counts.trainable < counts.total)
+  t.log(`adaptersAndProjection trains ${counts.trainable} of ${counts.total} parameters (${(counts.fraction * 100).toFixed(2)} %)`)
+  const stage1 = Freeze.counts(m, Freeze.policy("projectionOnly", m))
+  t.is(stage1.trainable, config.vit.width * config.lm.width + config.lm.width)
+  t.log(`projectionOnly trains ${stage1.trainable} of ${stage1.total} parameters`)
+  W.dispose(m.weights)
+})
+
+test.serial("a 50-step overfit on four samples reaches near-zero loss, and greedy decoding reproduces the answers", async (t) => {
+  const m = model()
+  const everything: Freeze.Policy = { name: "lm", trainable: [...m.weights.keys()], rows: new Map() }
+  const r = await trainSteps(m, everything, 50, { lr: 1e-2, adamw: { clipNorm: 1 } })
+  t.log(`loss ${r.losses[0]!.toFixed(3)} → ${r.losses.at(-1)!.toFixed(4)}`)
+  t.true(r.losses.at(-1)! < 0.05)
+  const b = batch()
+  const answers = Generate.generate(m, tokenizer, b.images, samples.map((s) => s.q), { maxNewTokens: 16 })
+  t.deepEqual(answers.map((a) => a.trim()), samples.map((s) => s.a))
+  const uncached = Generate.generate(m, tokenizer, b.images, samples.map((s) => s.q), { maxNewTokens: 16, cache: false })
+  t.deepEqual(uncached, answers, "the key/value cache changes nothing")
+  W.dispose(m.weights)
+})
+
+test.serial("save → load gives identical logits", async (t) => {
+  const m = model(7)
+  const b = batch()
+  await trainSteps(m, Freeze.policy("adaptersAndProjection", m, tokenizer), 2)
+  const dir = tmp()
+  await W.save(dir, m.weights, { preset: "nano" })
+  const fresh = model(99)
+  const { tensors, meta } = await W.read(dir)
+  W.assign(fresh.weights, tensors, dir)
+  t.deepEqual(meta, { preset: "nano" })
+  const [x, y] = tf.tidy(() => [Pink.forward(m, b.ids, b.images, { training: false }).dataSync(), Pink.forward(fresh, b.ids, b.images, { training: false }).dataSync()])
+  t.deepEqual(Array.from(x!), Array.from(y!))
+  // A weight with another shape is refused, naming it.
+  const other = Pink.init({ ...config, lm: { ...config.lm, width: 32 } }, tokenizer.size, m.imageSlot, 1)
+  const error = t.throws(() => W.assign(other.weights, tensors, dir))
+  t.regex(error!.message, /weight vit\/\S+ has shape|weight proj\/w has shape|weight lm\/\S+ has shape/)
+  W.dispose(m.weights)
+  W.dispose(fresh.weights)
+  W.dispose(other.weights)
+})
+
+test.serial("training does not leak tensors across steps", async (t) => {
+  const m = model()
+  const policy = Freeze.policy("adaptersAndProjection", m, tokenizer)
+  const b = batch()
+  const counts: Array<number> = []
+  await Loop.train(m.weights, policy, (_s, seed) => Pink.maskedLoss(Pink.forward(m, b.ids, b.images, { training: true, seed }), b.targets, b.weights), {
+    steps: 6, lr: 1e-3, warmupFraction: 0, seed: 1, tokensPerStep: 1, onProgress: () => counts.push(tf.memory().numTensors)
+  })
+  t.is(new Set(counts).size, 1, `tensor counts per step: ${counts}`)
+  W.dispose(m.weights)
+})
+
+test.serial("a non-finite loss stops training with an error naming the step", async (t) => {
+  const m = model()
+  const policy = Freeze.policy("projectionOnly", m)
+  const error = await t.throwsAsync(Loop.train(m.weights, policy, (step) => {
+    const w = m.weights.get("proj/b")!
+    return tf.mul(tf.sum(w), step === 3 ? NaN : 1) as tf.Scalar
+  }, { steps: 10, lr: 1e-3, warmupFraction: 0, seed: 1, tokensPerStep: 1 }))
+  t.is(error!.message, "training step 3: the loss is NaN; stopping (lower the learning rate or check the data)")
+  W.dispose(m.weights)
+})
+
+test.serial("a run killed after a checkpoint resumes from it and ends bit-identical to an uninterrupted run", async (t) => {
+  const reference = model()
+  const policy = (m: Pink.Model) => Freeze.policy("adaptersAndProjection", m, tokenizer)
+  await trainSteps(reference, policy(reference), 12)
+  const expected = snapshot(reference.weights)
+
+  const dir = tmp()
+  const killed = model()
+  const crash = await t.throwsAsync(trainSteps(killed, policy(killed), 12, {
+    checkpointDir: dir,
+    checkpointEvery: 5,
+    onProgress: (p) => {
+      if (p.step === 7) throw new Error("killed")
+    }
+  }))
+  t.is(crash!.message, "killed")
+  t.true(fs.existsSync(path.join(dir, "latest.json")))
+  W.dispose(killed.weights)
+
+  const resumed = model()
+  const r = await trainSteps(resumed, policy(resumed), 12, { checkpointDir: dir, checkpointEvery: 5 })
+  t.is(r.resumedFrom, 5)
+  t.is(r.losses.length, 12)
+  const got = snapshot(resumed.weights)
+  for (const [name, values] of expected) t.deepEqual(got.get(name), values, name)
+  W.dispose(reference.weights)
+  W.dispose(resumed.weights)
+})
