@@ -1,0 +1,48 @@
+/** Pretraining of the frozen towers at nano size: both losses fall, and the heads are dropped. */
+import test from "ava"
+import * as Backend from "../../src/model/Backend.ts"
+import * as W from "../../src/model/Weights.ts"
+import * as Pretrain from "../../src/train/Pretrain.ts"
+import { config, model, tokenizer } from "./fixture.ts"
+
+test.before(async () => {
+  await Backend.select("wasm")
+})
+
+const COLOURS: Record<string, [number, number, number]> = { red: [1, 0, 0], green: [0, 1, 0], blue: [0, 0, 1], white: [1, 1, 1] }
+
+/** A square of one colour on a grey background, left or right. */
+const image = (colour: [number, number, number], left: boolean) => {
+  const S = config.vit.imageSize
+  const px = new Float32Array(S * S * 3).fill(0.5)
+  for (let y = 8; y < 24; y++) {
+    for (let x = left ? 2 : 16; x < (left ? 16 : 30); x++) px.set(colour, (y * S + x) * 3)
+  }
+  return px
+}
+
+test.serial("contrastive ViT pretraining lowers the loss and leaves no head behind", async (t) => {
+  const m = model()
+  const pairs = Object.entries(COLOURS).flatMap(([name, rgb]) => [
+    { image: image(rgb, true), caption: `a ${name} square on the left` },
+    { image: image(rgb, false), caption: `a ${name} square on the right` }
+  ])
+  const before = W.count(m.weights)
+  const r = await Pretrain.vit(m, tokenizer, pairs, { steps: 40, batchSize: 8, lr: 3e-3, seed: 1 })
+  const first = r.losses.slice(0, 5).reduce((a, b) => a + b) / 5
+  const last = r.losses.slice(-5).reduce((a, b) => a + b) / 5
+  t.log(`contrastive loss ${first.toFixed(3)} → ${last.toFixed(3)}`)
+  t.true(last < first * 0.6)
+  t.is(W.count(m.weights), before)
+  t.false([...m.weights.keys()].some((n) => n.startsWith("clip/")))
+  W.dispose(m.weights)
+})
+
+test.serial("LM pretraining lowers the next-token loss", async (t) => {
+  const m = model()
+  const texts = ["the red cat is left of the blue dog", "a small blue square left of a green circle", "where is the red cat", "how many dogs are there"]
+  const r = await Pretrain.lm(m, tokenizer, texts, { steps: 40, batchSize: 4, lr: 5e-3, seed: 2 })
+  t.log(`LM loss ${r.losses[0]!.toFixed(3)} → ${r.losses.at(-1)!.toFixed(3)}`)
+  t.true(r.losses.at(-1)! < r.losses[0]! * 0.3)
+  W.dispose(m.weights)
+})
