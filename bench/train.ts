@@ -34,6 +34,10 @@ const B = Number(arg("batch", "16"))
 const T = Number(arg("length", "128"))
 const steps = Number(arg("steps", "5"))
 const config = Config.presets[preset]
+if (T > config.lm.maxLen) {
+  process.stderr.write(`--length ${T} is longer than the ${preset} LM's context (${config.lm.maxLen})\n`)
+  process.exit(2)
+}
 
 /** A fixed vocabulary of the size the data build produces (~1,500 tokens). */
 const tokenizer = Tok.fromCorpus(Array.from({ length: 400 }, (_, i) => `word${i} thing${i % 37}`))
@@ -72,15 +76,15 @@ const runOne = async (backend: string) => {
   // Generation: 8 prompts, 32 new tokens, with and without the cache (EOS never stops it: random weights).
   const prompts = Array.from({ length: 8 }, (_, i) => `word${i} thing${i} word${i + 1}`)
   const genImages = tf.slice(images, [0, 0, 0, 0], [8, -1, -1, -1])
-  const gen = (cache: boolean) => {
-    Generate.generate(model, tokenizer, genImages, prompts, { maxNewTokens: 4, cache })
+  const gen = async (cache: boolean) => {
+    await Generate.generate(model, tokenizer, genImages, prompts, { maxNewTokens: 4, cache })
     const t0 = performance.now()
-    const out = Generate.generate(model, tokenizer, genImages, prompts, { maxNewTokens: 32, cache })
+    const out = await Generate.generate(model, tokenizer, genImages, prompts, { maxNewTokens: 32, cache })
     const ms = performance.now() - t0
     const tokens = out.length * 32
     return { ms: Math.round(ms), tokensPerSecond: Math.round(tokens / (ms / 1000)) }
   }
-  const generation = backend === "cpu" ? undefined : { cached: gen(true), uncached: gen(false) }
+  const generation = backend === "cpu" ? undefined : { cached: await gen(true), uncached: await gen(false) }
   return {
     backend: selected.name,
     versions: selected.versions,
@@ -111,7 +115,8 @@ for (const b of backends) {
   const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, "--one", b, "--preset", preset, "--batch", String(B), "--length", String(T), "--steps", String(steps)], { encoding: "utf8", maxBuffer: 1 << 24 })
   const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "))
   if (line === undefined) {
-    const why = (r.stderr.split("\n").find((l) => l.includes("backend ")) ?? r.stderr.trim().split("\n").at(-1) ?? "").slice(0, 300)
+    const lines = r.stderr.split("\n")
+    const why = (lines.find((l) => l.includes("backend ")) ?? lines.find((l) => /Error/.test(l)) ?? lines.filter((l) => l.trim() !== "").at(-1) ?? "").slice(0, 300)
     results.push({ backend: b, unavailable: why })
     process.stdout.write(`${b}: unavailable (${why})\n`)
     continue

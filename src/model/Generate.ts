@@ -50,7 +50,7 @@ const layout = (m: Pink.Model, tok: Tok.Tokenizer, instructions: ReadonlyArray<s
 }
 
 /** Greedy answers for one image each: images [B, S, S, 3]. */
-export const generate = (m: Pink.Model, tok: Tok.Tokenizer, images: tf.Tensor, instructions: ReadonlyArray<string>, o: Options): Array<string> => {
+export const generate = async (m: Pink.Model, tok: Tok.Tokenizer, images: tf.Tensor, instructions: ReadonlyArray<string>, o: Options): Promise<Array<string>> => {
   const B = instructions.length
   const lay = layout(m, tok, instructions)
   const room = m.config.lm.maxLen - Math.max(...lay.next)
@@ -65,9 +65,15 @@ export const generate = (m: Pink.Model, tok: Tok.Tokenizer, images: tf.Tensor, i
       if (ids[b] === Tok.EOS) done[b] = true
     }
   }
-  const argmaxLast = (logits: tf.Tensor) => {
+  const argmaxLast = (logits: tf.Tensor): tf.Tensor => {
     const [, T] = logits.shape as [number, number, number]
-    return tf.tidy(() => tf.argMax(tf.squeeze(tf.slice(logits, [0, T - 1, 0], [-1, 1, -1]), [1]), -1).dataSync() as Int32Array) // [B]
+    return tf.argMax(tf.squeeze(tf.slice(logits, [0, T - 1, 0], [-1, 1, -1]), [1]), -1) // [B]
+  }
+  // Read asynchronously: WebGPU in Node cannot read synchronously.
+  const read = async (t: tf.Tensor): Promise<Int32Array> => {
+    const values = Int32Array.from(await t.data())
+    t.dispose()
+    return values
   }
 
   if (o.cache === false) {
@@ -78,12 +84,12 @@ export const generate = (m: Pink.Model, tok: Tok.Tokenizer, images: tf.Tensor, i
     let T = lay.length
     const imageTokens = tf.tidy(() => Pink.imageEmbeddings(m, images, run))
     for (let step = 0; step < steps && !done.every(Boolean); step++) {
-      const next = tf.tidy(() => {
+      const next = await read(tf.tidy(() => {
         const idT = tf.tensor2d(ids, [B, T], "int32")
         const x = inputsWithImage(m, idT, imageTokens, tf.tensor2d(positions, [B, T], "int32"))
         const mask = tf.add(Lm.causalMask(T), tf.tensor4d(keyMask, [B, 1, 1, T])) // [B, 1, T, T]
         return argmaxLast(Lm.logits(m.weights, Lm.run(m.weights, m.config, x, mask, adapters(m))))
-      })
+      }))
       take(next)
       const grow = (arr: Array<number>, add: (b: number) => number) =>
         Array.from({ length: B }, (_, b) => [...arr.slice(b * T, (b + 1) * T), add(b)]).flat()
@@ -99,7 +105,7 @@ export const generate = (m: Pink.Model, tok: Tok.Tokenizer, images: tf.Tensor, i
   // Prefill: run the prompt once and keep every layer's keys and values.
   let caches: Array<L.LayerCache> = []
   let keyMask: tf.Tensor = tf.tensor4d(lay.keyMask, [B, 1, 1, lay.length]) // [B, 1, 1, Tk]
-  let next = tf.tidy(() => {
+  let next = await read(tf.tidy(() => {
     const idT = tf.tensor2d(lay.ids, [B, lay.length], "int32")
     const x = Pink.inputs(m, idT, images, run, tf.tensor2d(lay.positions, [B, lay.length], "int32")) // [B, Lp, C]
     const mask = tf.add(Lm.causalMask(lay.length), keyMask) // [B, 1, Lp, Lp]
@@ -107,15 +113,16 @@ export const generate = (m: Pink.Model, tok: Tok.Tokenizer, images: tf.Tensor, i
     const hidden = Lm.run(m.weights, m.config, x, mask, adapters(m), { past: undefined, next: fresh })
     caches = fresh.map((c) => ({ k: tf.keep(c.k), v: tf.keep(c.v) }))
     return argmaxLast(Lm.logits(m.weights, hidden))
-  })
+  }))
   take(next)
   for (let step = 1; step < steps && !done.every(Boolean); step++) {
     const grown = tf.tidy(() => tf.keep(tf.concat([keyMask, tf.zeros([B, 1, 1, 1])], 3))) // [B, 1, 1, Tk+1]
     keyMask.dispose()
     keyMask = grown
     const fresh: Array<L.LayerCache> = []
-    next = tf.tidy(() => {
-      const idT = tf.tensor2d(Array.from(next), [B, 1], "int32") // [B, 1]
+    const previous = next
+    next = await read(tf.tidy(() => {
+      const idT = tf.tensor2d(Array.from(previous), [B, 1], "int32") // [B, 1]
       const pos = tf.tensor2d(lay.next.map((p) => p + step - 1), [B, 1], "int32") // [B, 1]
       const x = tf.add(Lm.tokens(m.weights, idT), Lm.positions(m.weights, pos)) // [B, 1, C]
       const hidden = Lm.run(m.weights, m.config, x, keyMask, adapters(m), { past: caches, next: fresh }) // [B, 1, C]
@@ -124,7 +131,7 @@ export const generate = (m: Pink.Model, tok: Tok.Tokenizer, images: tf.Tensor, i
         tf.keep(c.v)
       }
       return argmaxLast(Lm.logits(m.weights, hidden))
-    })
+    }))
     for (const c of caches) {
       c.k.dispose()
       c.v.dispose()

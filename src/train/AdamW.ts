@@ -43,24 +43,26 @@ export const init = (weights: W.Weights, policy: Freeze.Policy): State => {
   return { step: 0, m, v, masks }
 }
 
-/** One update; returns the gradient norm before clipping. */
-export const apply = (weights: W.Weights, state: State, grads: tf.NamedTensorMap, lr: number, o: Options): number => {
+/**
+ * One update; returns the gradient norm before clipping, as a scalar tensor the caller reads (and
+ * disposes). Nothing here reads data back synchronously, which WebGPU in Node cannot do.
+ */
+export const apply = (weights: W.Weights, state: State, grads: tf.NamedTensorMap, lr: number, o: Options): tf.Scalar => {
   state.step++
   const t = state.step
-  const norm = tf.tidy(() => {
+  return tf.tidy(() => {
     const masked: tf.NamedTensorMap = {}
     for (const [name, g] of Object.entries(grads)) {
       const mask = state.masks.get(name)
       masked[name] = mask === undefined ? g : tf.mul(g, mask)
     }
-    const sq = Object.values(masked).map((g) => tf.sum(tf.square(g)))
-    const total = sq.length === 0 ? tf.scalar(0) : tf.sqrt(tf.addN(sq)) // []
-    const n = total.dataSync()[0]!
-    const scale = o.clipNorm > 0 && n > o.clipNorm ? o.clipNorm / n : 1
+    // Summed pairwise, not with addN: WebGPU limits how many buffers one kernel may bind.
+    const total = tf.sqrt(Object.values(masked).reduce<tf.Tensor>((acc, g) => tf.add(acc, tf.sum(tf.square(g))), tf.scalar(0))) // []
+    const scale = o.clipNorm > 0 ? tf.minimum(1, tf.div(o.clipNorm, tf.maximum(total, 1e-12))) : tf.scalar(1) // []
     const c1 = 1 - o.beta1 ** t
     const c2 = 1 - o.beta2 ** t
     for (const [name, g0] of Object.entries(masked)) {
-      const g = scale === 1 ? g0 : tf.mul(g0, scale)
+      const g = tf.mul(g0, scale)
       const w = weights.get(name)!
       const m = state.m.get(name)!
       const v = state.v.get(name)!
@@ -71,9 +73,8 @@ export const apply = (weights: W.Weights, state: State, grads: tf.NamedTensorMap
       const decay = o.weightDecay > 0 ? tf.mul(mask === undefined ? w : tf.mul(w, mask), o.weightDecay) : undefined
       w.assign(tf.sub(w, tf.mul(decay === undefined ? step : tf.add(step, decay), lr)))
     }
-    return n
+    return total as tf.Scalar
   })
-  return norm
 }
 
 export const dispose = (state: State): void => {

@@ -140,8 +140,10 @@ export const train = async (
         throw new TrainingError(step, `the loss is ${loss}; stopping (lower the learning rate or check the data)`)
       }
       const lr = schedule(step)
-      const gradNorm = AdamW.apply(weights, state, grads, lr, adam)
+      const norm = AdamW.apply(weights, state, grads, lr, adam)
       tf.dispose(grads)
+      const gradNorm = (await norm.data())[0]!
+      norm.dispose()
       losses.push(loss)
       const done = step + 1
       const now = performance.now()
