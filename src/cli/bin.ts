@@ -121,6 +121,10 @@ const run = Command.make("run", {
   concurrency: Flag.Int("concurrency").pipe(Flag.withDescription("Stages run at once (default: cores)"), Flag.withDefault(Executor.defaultConcurrency())),
   gpus: Flag.Int("gpus").pipe(Flag.withDescription("GPUs held at once by GPU stages"), Flag.withDefault(1)),
   keepGoing: Flag.Boolean("keep-going").pipe(Flag.withDescription("After a failure, finish the stages that do not depend on it"), Flag.withDefault(false)),
+  backend: Flag.String("backend").pipe(
+    Flag.withDescription("Tensor backend for training stages: auto, tensorflow-gpu, tensorflow, webgpu, wasm, cpu (sets PINKFLOW_BACKEND)"),
+    Flag.optional
+  ),
   isolate: Flag.Boolean("isolate").pipe(Flag.withDescription("Run every stage in its own worker process"), Flag.withDefault(false)),
   verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Print stage logs"), Flag.withDefault(false)),
   json,
@@ -128,6 +132,8 @@ const run = Command.make("run", {
 }, (a) =>
   handleErrors(Effect.gen(function*() {
     const set = yield* parseSet(a.set)
+    // Stages read the backend through their declared environment, so it enters their cache keys.
+    if (Option.isSome(a.backend)) process.env.PINKFLOW_BACKEND = a.backend.value
     const emit = a.json ? Render.jsonEvents((l) => process.stdout.write(`${l}\n`)) : Render.textEvents((l) => process.stdout.write(`${l}\n`), { verbose: a.verbose })
     const outcomes = yield* Engine.run(a.pipeline, {
       set,

@@ -151,12 +151,15 @@ export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, 
         )
       }
       const log: Array<string> = []
+      const checkpointDir = path.join(store.root, "checkpoints", key)
+      fs.mkdirSync(checkpointDir, { recursive: true })
       const ctx = {
         stage: stage.name,
         params: planned.params,
         inputs,
         outputs,
         workDir,
+        checkpointDir,
         log: (line: string) => {
           log.push(line)
           options.emit({ _tag: "StageLog", stage: stage.name, line })
@@ -166,7 +169,7 @@ export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, 
       const t0 = now()
       options.emit({ _tag: "StageStarted", stage: stage.name, key })
       const isolated = options.worker !== undefined && (stage.isolated || options.isolateAll === true)
-      const job: Worker.Job = { bundle: plan.loaded.bundle, stage: stage.name, overrides: plan.variant.overrides[stage.name] ?? {}, ctx: { stage: stage.name, inputs, outputs, workDir } }
+      const job: Worker.Job = { bundle: plan.loaded.bundle, stage: stage.name, overrides: plan.variant.overrides[stage.name] ?? {}, ctx: { stage: stage.name, inputs, outputs, workDir, checkpointDir } }
       const result = yield* Effect.tryPromise({
         try: (signal) => isolated ? inWorker(options.worker!, job, ctx.log, signal) : stage.execute(ctx, signal),
         catch: (e) => new StageFailed({ stage: stage.name, detail: String(e) })
@@ -205,6 +208,8 @@ export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, 
       const durationMs = now() - t0
       const cacheRecord: CacheRecord = { key, record, outputs: stored, createdAt: startedAt, durationMs, run: options.run }
       yield* store.writeRecord(cacheRecord)
+      // The result is stored: in-stage checkpoints of this key are no longer needed.
+      yield* Effect.promise(() => fs.promises.rm(checkpointDir, { recursive: true, force: true }))
       pending.push({ key, stage: stage.name, run: options.run, record, outputs: stored, startedAt, durationMs, log })
       if (performance.now() - lastFlush >= FLUSH_INTERVAL_MS) yield* flush
       return { status: "ran", key, outputs: stored, durationMs } satisfies StageResult

@@ -44,6 +44,11 @@ export interface Context<P, I extends Inputs, O extends Outputs> {
   readonly outputs: PathOutputs<O>
   /** Scratch space, removed after the stage. */
   readonly workDir: string
+  /**
+   * Where the body may save in-stage checkpoints. It belongs to this stage key and survives a
+   * killed run, so a rerun of the same key can resume; it is removed once the result is stored.
+   */
+  readonly checkpointDir: string
   /** A line for the stage log (kept in lineage); `Effect.log` inside the body lands here too. */
   readonly log: (message: string) => void
 }
@@ -55,6 +60,7 @@ export interface RawContext {
   readonly inputs: Readonly<Record<string, unknown>>
   readonly outputs: Readonly<Record<string, string>>
   readonly workDir: string
+  readonly checkpointDir: string
   readonly log: (message: string) => void
 }
 

@@ -9,8 +9,8 @@
  * run through a fast path and the missing gradient kernel for embedding lookups is registered.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import * as fs from "node:fs"
 import { createRequire } from "node:module"
+import * as Environment from "./Environment.ts"
 import * as WasmKernels from "./WasmKernels.ts"
 
 export type Name = "tensorflow-gpu" | "tensorflow" | "webgpu" | "wasm" | "cpu"
@@ -41,23 +41,6 @@ const versionOf = (pkg: string): string | undefined => {
     return undefined
   }
 }
-
-/** What the user asked for: `PINKFLOW_BACKEND`, else `auto`. */
-export const requested = (): string => process.env.PINKFLOW_BACKEND?.trim() || "auto"
-
-/**
- * The environment a training stage's result depends on, cheap enough for a no-op run: the
- * requested backend, the installed TF.js packages and whether a GPU device exists. Loads nothing.
- */
-export const environment = (): string =>
-  JSON.stringify({
-    backend: requested(),
-    tfjs: versionOf("@tensorflow/tfjs-core") ?? "missing",
-    node: versionOf("@tensorflow/tfjs-node") ?? null,
-    nodeGpu: versionOf("@tensorflow/tfjs-node-gpu") ?? null,
-    webgpu: versionOf("@tensorflow/tfjs-backend-webgpu") ?? null,
-    gpuDevice: fs.existsSync("/dev/nvidia0") || fs.existsSync("/dev/dri")
-  })
 
 /** Tries one backend; returns a reason when it cannot be used. */
 const attempt = async (name: Name): Promise<string | undefined> => {
@@ -109,7 +92,7 @@ const registerGradients = async () => {
 }
 
 /** Selects and initialises a backend (once per process; later calls return the same one). */
-export const select = async (wanted: string = requested()): Promise<Selected> => {
+export const select = async (wanted: string = Environment.requested()): Promise<Selected> => {
   if (current !== undefined && (wanted === "auto" || wanted === current.name)) return current
   await registerGradients()
   const candidates = wanted === "auto" ? ORDER : ORDER.filter((n) => n === wanted)

@@ -27,6 +27,8 @@ export interface Options {
   readonly checkpointEvery?: number
   readonly checkpointDir?: string
   readonly onProgress?: (p: Progress) => void
+  /** Called after each checkpoint is saved, and once with the step a run resumed from. */
+  readonly onCheckpoint?: (e: { readonly saved?: number; readonly resumed?: number }) => void
   /** Progress events at most this often (ms); the last step always reports. */
   readonly progressEveryMs?: number
 }
@@ -117,6 +119,7 @@ export const train = async (
     if (resumed !== undefined) {
       start = resumed.step
       losses = [...resumed.losses]
+      o.onCheckpoint?.({ resumed: start })
     }
   }
   const t0 = performance.now()
@@ -155,6 +158,7 @@ export const train = async (
       }
       if (o.checkpointDir !== undefined && (o.checkpointEvery ?? 0) > 0 && done % o.checkpointEvery! === 0 && done < o.steps) {
         await saveCheckpoint(o.checkpointDir, weights, state, done, losses)
+        o.onCheckpoint?.({ saved: done })
       }
     }
   } finally {
