@@ -87,6 +87,7 @@ const runOne = async (backend: string) => {
   const generation = backend === "cpu" ? undefined : { cached: await gen(true), uncached: await gen(false) }
   return {
     backend: selected.name,
+    matmul: selected.matmul,
     versions: selected.versions,
     skipped: selected.skipped,
     preset,

@@ -24,6 +24,8 @@ export interface Selected {
   readonly versions: Readonly<Record<string, string>>
   /** Why each better backend was passed over. */
   readonly skipped: Readonly<Record<string, string>>
+  /** The matmul kernel behind the wasm backend (`openblas` when the native addon is built). */
+  readonly matmul: string
 }
 
 export class BackendError extends Error {
@@ -106,7 +108,7 @@ export const select = async (wanted: string = Environment.requested()): Promise<
         const v = versionOf(pkg)
         if (v !== undefined) versions[pkg] = v
       }
-      current = { name, tfName: tf.getBackend(), versions, skipped }
+      current = { name, tfName: tf.getBackend(), versions, skipped, matmul: name === "wasm" ? WasmKernels.matmulKernel : name }
       return current
     }
     skipped[name] = reason

@@ -35,9 +35,11 @@ export const initLayerNorm = (w: W.Weights, seed: number, name: string, c: numbe
   W.add(w, seed, `${name}/b`, [c], { kind: "zeros" })
 }
 
-export const gelu = (x: tf.Tensor): tf.Tensor =>
-  // tanh approximation, as in GPT-2
-  tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI)))))
+export const gelu = (x: tf.Tensor): tf.Tensor => {
+  // tanh approximation, as in GPT-2; x·x·x rather than pow(x, 3), which is ~10× slower on wasm
+  const cube = tf.mul(tf.mul(x, x), x) // [..., C]
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(x, tf.mul(cube, 0.044715)), Math.sqrt(2 / Math.PI)))))
+}
 
 export const mlp = (w: W.Weights, name: string, x: tf.Tensor): tf.Tensor =>
   linear(w, `${name}/proj`, gelu(linear(w, `${name}/fc`, x))) // [B, T, C]

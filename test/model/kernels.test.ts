@@ -1,7 +1,8 @@
 /**
  * The wasm kernel fixes (src/model/WasmKernels.ts) against the cpu backend: forward values and
  * gradients of transposed matmuls and of embedding lookups (UnsortedSegmentSum), a finite-difference
- * check of the lookup gradient, and the gradient of the whole nano model.
+ * check of the lookup gradient, and the gradient of the whole nano model. This file runs with the
+ * native OpenBLAS matmul when it is built; kernels-wasm.test.ts runs the same checks without it.
  */
 import test from "ava"
 import * as tf from "@tensorflow/tfjs-core"
@@ -11,9 +12,13 @@ import * as Pink from "../../src/model/Pink.ts"
 import * as W from "../../src/model/Weights.ts"
 import { batch, model, tokenizer } from "./fixture.ts"
 
-test.before(async () => {
-  await Backend.select("wasm")
-  await import("@tensorflow/tfjs-backend-cpu")
+const selected = await Backend.select("wasm")
+await import("@tensorflow/tfjs-backend-cpu")
+
+test.serial("the backend reports which matmul kernel it uses", (t) => {
+  t.log(`wasm matmul kernel: ${selected.matmul}`)
+  if (process.env.PINKFLOW_NATIVE_MATMUL === "0") t.is(selected.matmul, "wasm")
+  else t.true(selected.matmul === "openblas" || selected.matmul === "wasm")
 })
 
 const random = (n: number, seed: number) => {
@@ -42,7 +47,9 @@ const shapes: Array<[string, Array<number>, Array<number>, boolean, boolean]> = 
   ["2-D aᵀ·b", [7, 5], [7, 6], true, false],
   ["2-D aᵀ·bᵀ", [7, 5], [6, 7], true, true],
   ["4-D attention q·kᵀ", [2, 3, 9, 4], [2, 3, 9, 4], false, true],
-  ["4-D aᵀ·b", [2, 3, 4, 9], [2, 3, 4, 5], true, false]
+  ["4-D aᵀ·b", [2, 3, 4, 9], [2, 3, 4, 5], true, false],
+  ["3-D with a broadcast batch", [1, 5, 7], [3, 7, 6], false, false],
+  ["3-D broadcast b, bᵀ", [4, 5, 7], [1, 6, 7], false, true]
 ]
 
 for (const [label, sa, sb, ta, tb] of shapes) {
