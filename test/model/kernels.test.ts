@@ -56,17 +56,20 @@ for (const [label, sa, sb, ta, tb] of shapes) {
   test.serial(`matMul ${label}: wasm matches cpu, values and gradients`, async (t) => {
     const a = random(sa.reduce((x, y) => x * y), 1)
     const b = random(sb.reduce((x, y) => x * y), 2)
+    // TF.js's own BatchMatMul gradient does not reduce broadcast batch dimensions: values only there.
+    const broadcast = sa.length > 2 && sa[0] !== sb[0]
     const run = () => {
       const A = tf.tensor(a, sa)
       const B = tf.tensor(b, sb)
+      if (broadcast) return [tf.matMul(A, B, ta, tb)]
       const f = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y, ta, tb)))
       const [ga, gb] = tf.grads(f)([A, B])
       return [tf.matMul(A, B, ta, tb), ga!, gb!]
     }
-    await Backend.select("wasm")
     const wasm = await on("wasm", run)
     const cpu = await on("cpu", run)
-    for (let i = 0; i < 3; i++) t.true(relError(wasm[i]!, cpu[i]!) < 1e-5, `output ${i}: ${relError(wasm[i]!, cpu[i]!)}`)
+    t.is(wasm.length, broadcast ? 1 : 3)
+    wasm.forEach((w, i) => t.true(relError(w, cpu[i]!) < 1e-5, `output ${i}: ${relError(w, cpu[i]!)}`))
   })
 }
 
