@@ -6,6 +6,8 @@
  * round-trips exactly), digits and punctuation. Words come from a corpus, most frequent first.
  * A token carries its leading whitespace (` cat` ≠ `cat`), so decoding is concatenation.
  */
+import * as Box from "../data/Box.ts"
+
 export const SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>", "<img>"] as const
 
 export const DELIMITERS = [
@@ -86,12 +88,8 @@ export const fromCorpus = (texts: Iterable<string>, options: { readonly maxWords
   return fromVocab([...vocab, ...words])
 }
 
-/** `[0.123,0.456,0.789,0.999]`: corners normalised, three decimals, clamped to [0, 1]. */
-export const formatBox = (box: readonly [number, number, number, number]): string =>
-  `[${box.map((v) => Math.min(1, Math.max(0, v)).toFixed(3)).join(",")}]`
-
-const BOX = /\[([01]\.\d{3}),([01]\.\d{3}),([01]\.\d{3}),([01]\.\d{3})\]/g
+/** Box text is the data format's (src/data/Box.ts): `[0.123,0.456,0.789,0.999]`. */
+export const formatBox = (box: readonly [number, number, number, number]): string => Box.format(box)
 
 /** Every well-formed box in a text, in order. */
-export const parseBoxes = (text: string): Array<[number, number, number, number]> =>
-  [...text.matchAll(BOX)].map((m) => [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])])
+export const parseBoxes = (text: string): Array<[number, number, number, number]> => Box.parseAll(text).map((b) => [...b] as [number, number, number, number])
