@@ -246,6 +246,20 @@ const lineage = Command.make("lineage", {
       for (const l of Format.upstreamLines(up, "")) yield* print(l)
     })))).pipe(Command.withDescription("Say what produced an artifact (recursively), or with --down what derives from it"))
 
+const pathCommand = Command.make("path", {
+  subject: Argument.String("artifact").pipe(Argument.withDescription("A digest (or prefix) or stage.output")),
+  json,
+  store: storeFlag
+}, (a) =>
+  handleErrors(withDb(a.store, (db) =>
+    Effect.gen(function*() {
+      const store = yield* Store
+      const digest = yield* Query.resolve(db, a.subject)
+      const kind = db.artifacts[digest]?.kind ?? "file"
+      const where = kind === "directory" || kind === "model" ? yield* store.materialize(digest) : store.blobPath(digest)
+      yield* a.json ? printJson({ digest, kind, path: where }) : print(where)
+    })))).pipe(Command.withDescription("Print where an artifact can be read (a directory is materialised, read-only)"))
+
 const runs = Command.make("runs", { json, store: storeFlag }, (a) =>
   handleErrors(withDb(a.store, (db) =>
     Effect.gen(function*() {
@@ -369,7 +383,7 @@ const verify = Command.make("verify", {
 
 const pinkflow = Command.make("pinkflow").pipe(
   Command.withDescription("Typed, cached, content-addressed experiment pipelines"),
-  Command.withSubcommands([run, status, why, dag, lineage, runs, show, compare, pinCommand("pin"), pinCommand("unpin"), gc, verify])
+  Command.withSubcommands([run, status, why, dag, lineage, pathCommand, runs, show, compare, pinCommand("pin"), pinCommand("unpin"), gc, verify])
 )
 
 pinkflow.pipe(
