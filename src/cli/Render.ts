@@ -73,7 +73,10 @@ export const textEvents = (write: Write, options: { readonly verbose: boolean })
       case "StageStarted":
         return options.verbose ? write(`  started  ${e.stage}`) : undefined
       case "StageLog":
-        return options.verbose ? write(`    ${e.stage}: ${e.line}`) : undefined
+        // Progress bars and table rows are for the user; other log lines only with --verbose.
+        return options.verbose || e.line.startsWith("progress ") || e.line.startsWith("| ")
+          ? write(e.line.startsWith("| ") ? e.line : `    ${pad(e.stage, width)}  ${e.line.replace(/^progress /, "")}`)
+          : undefined
       case "RunFinished": {
         const parts = [`${e.ran.length} ${e.status === "dry-run" ? "to run" : "ran"}`, `${e.cached.length} cached`]
         if (e.failed.length > 0) parts.push(`${e.failed.length} failed`)

@@ -32,13 +32,17 @@ const fromRef = <K extends Artifact.Kind, A>(kind: K, r: Artifact.Ref<K, A>): Fr
   return { _tag: "FromStage", kind: r.kind as K, stage: r.stage, output: r.output }
 }
 
-export const file = (source: string | Artifact.Ref<"file", string>): FromStage<"file", string> | FromProject<"file"> =>
-  typeof source === "string" ? { _tag: "FromProject", kind: "file", path: source } : fromRef("file", source)
+export function file(source: string): FromProject<"file">
+export function file(source: Artifact.Ref<"file", string>): FromStage<"file", string>
+export function file(source: string | Artifact.Ref<"file", string>): FromStage<"file", string> | FromProject<"file"> {
+  return typeof source === "string" ? { _tag: "FromProject", kind: "file", path: source } : fromRef("file", source)
+}
 
-export const directory = (
-  source: string | Artifact.Ref<"directory", string>
-): FromStage<"directory", string> | FromProject<"directory"> =>
-  typeof source === "string" ? { _tag: "FromProject", kind: "directory", path: source } : fromRef("directory", source)
+export function directory(source: string): FromProject<"directory">
+export function directory(source: Artifact.Ref<"directory", string>): FromStage<"directory", string>
+export function directory(source: string | Artifact.Ref<"directory", string>): FromStage<"directory", string> | FromProject<"directory"> {
+  return typeof source === "string" ? { _tag: "FromProject", kind: "directory", path: source } : fromRef("directory", source)
+}
 
 export const model = (source: Artifact.Ref<"model", string>): FromStage<"model", string> => fromRef("model", source)
 

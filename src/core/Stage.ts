@@ -49,7 +49,11 @@ export interface Context<P, I extends Inputs, O extends Outputs> {
    * killed run, so a rerun of the same key can resume; it is removed once the result is stored.
    */
   readonly checkpointDir: string
-  /** A line for the stage log (kept in lineage); `Effect.log` inside the body lands here too. */
+  /**
+   * A line for the stage log (kept in lineage); `Effect.log` inside the body lands here too. The
+   * terminal shows it with `--verbose`, and always when it starts with `progress ` (a progress
+   * bar) or `| ` (a table row).
+   */
   readonly log: (message: string) => void
 }
 

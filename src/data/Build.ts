@@ -220,18 +220,33 @@ export const evaluation = (dir: string, o: SceneOptions) => {
   fs.writeFileSync(path.join(dir, "instances.json"), JSON.stringify(instances))
   const v7w: Array<Record> = []
   const pointqa: Array<Record> = []
+  // Counting, relation and short-answer items for the task accuracies.
+  const tasks: Array<Record> = []
   all.forEach((scene, i) => {
     const next = Random.rng(Random.derive(o.seed, 6, i))
     const p = General.pointing(scene, next)
     if (p !== undefined) v7w.push({ id: `v7w-${scene.imageId}`, image: scene.file, width: scene.width, height: scene.height, task: "pointing", subtype: "four-boxes", instruction: p.instruction, answer: p.answer })
     const q = General.pointQa(scene, next)
     if (q !== undefined) pointqa.push({ id: `pointqa-${scene.imageId}`, image: scene.file, width: scene.width, height: scene.height, task: "pointqa", ...q })
+    const base = { image: scene.file, width: scene.width, height: scene.height }
+    const counting = RcTasks.sampleTask("counting", scene, next)
+    if (counting !== undefined) tasks.push({ id: `counting-${scene.imageId}`, ...base, ...counting })
+    const relation = RcTasks.sampleTask("relation", scene, next)
+    if (relation !== undefined) tasks.push({ id: `relation-${scene.imageId}`, ...base, ...relation })
+    for (let k = 0; k < 3; k++) {
+      const qa = General.sample(scene, next)
+      if (qa?.subtype === "short-answer") {
+        tasks.push({ id: `qa-${scene.imageId}`, ...base, ...qa })
+        break
+      }
+    }
   })
   writeJsonl(path.join(dir, "v7w.jsonl"), v7w)
   writeJsonl(path.join(dir, "pointqa.jsonl"), pointqa)
+  writeJsonl(path.join(dir, "tasks.jsonl"), tasks)
   const splits = new Map<string, number>()
   for (const r of refs) count(splits, r.split)
-  const stats = { refs: refs.length, splits: sorted(splits), v7w: v7w.length, pointqa: pointqa.length, ...objectStats(all) }
+  const stats = { refs: refs.length, splits: sorted(splits), v7w: v7w.length, pointqa: pointqa.length, tasks: tasks.length, ...objectStats(all) }
   fs.writeFileSync(path.join(dir, "stats.json"), JSON.stringify(stats, null, 2))
   preview(dir, refs.slice(0, 12).map((r) => {
     const scene = all.find((s) => s.imageId === r.image_id)!

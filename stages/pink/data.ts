@@ -37,14 +37,14 @@ export const generalData = Stage.make({
 })
 
 /** The stage-2 instruction set from a VG directory: the generated scenes, or a real Visual Genome. */
-export const instructionsFrom = (vg: Input.FromStage<"directory", string> | Input.FromProject<"directory">) =>
+export const instructionsFrom = (vg: Input.FromStage<"directory", string> | Input.FromProject<"directory">, name = "instructions", rcTasks = true) =>
   Stage.make({
-    name: "instructions",
+    name,
     description: "RC tasks from Visual-Genome-style annotations, mixed with the general data",
     params: Schema.Struct({
       seed: Stage.param(Schema.Int, 3),
       samplesPerImage: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 6),
-      rcTasks: Stage.param(Schema.Boolean, true),
+      rcTasks: Stage.param(Schema.Boolean, rcTasks),
       skipBad: Stage.param(Schema.Boolean, false)
     }),
     inputs: { vg, general: Input.directory(generalData.out.general) },

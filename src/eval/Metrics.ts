@@ -1,0 +1,48 @@
+/**
+ * Evaluation metrics on generated text, as in the paper: REC counts a prediction correct when it
+ * holds exactly one box (four 3-decimal numbers) with IoU > 0.5 against the truth, and a wrong
+ * format counts as wrong; multiple choice reads `The answer is X.`; short answers are exact matches
+ * after trimming, lower-casing and dropping a final full stop.
+ */
+import * as Box from "../data/Box.ts"
+
+export interface RecResult {
+  readonly correct: boolean
+  readonly formatError: boolean
+  readonly iou: number
+  readonly box: Box.Norm | null
+}
+
+/** Exactly four numbers in a box, else a format error. */
+export const parseSingleBox = (text: string): Box.Norm | null => {
+  const boxes = Box.parseAll(text)
+  const numbers = text.match(/\d+\.\d+/g) ?? []
+  return boxes.length === 1 && numbers.length === 4 ? boxes[0]! : null
+}
+
+export const rec = (generated: string, truth: Box.Norm): RecResult => {
+  const box = parseSingleBox(generated)
+  if (box === null) return { correct: false, formatError: true, iou: 0, box: null }
+  const iou = Box.iou(box, truth)
+  return { correct: iou > 0.5, formatError: false, iou, box }
+}
+
+const normaliseText = (s: string) => s.trim().toLowerCase().replace(/\.$/, "").replace(/\s+/g, " ")
+
+export const exactMatch = (generated: string, truth: string): boolean => normaliseText(generated) === normaliseText(truth)
+
+/** The letter of `The answer is X.`, or null for another format. */
+export const choice = (text: string): string | null => /^\s*the answer is ([A-D])\.?\s*$/i.exec(text)?.[1]?.toUpperCase() ?? null
+
+export interface Accuracy {
+  readonly n: number
+  readonly correct: number
+  readonly accuracy: number
+  readonly formatErrors: number
+}
+
+export const accuracy = (results: ReadonlyArray<{ readonly correct: boolean; readonly formatError?: boolean }>): Accuracy => {
+  const n = results.length
+  const correct = results.filter((r) => r.correct).length
+  return { n, correct, accuracy: n === 0 ? 0 : correct / n, formatErrors: results.filter((r) => r.formatError === true).length }
+}

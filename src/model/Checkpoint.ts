@@ -1,0 +1,47 @@
+/**
+ * A model artifact: a TF.js model directory whose `model.json` also carries the config and the
+ * tokenizer's vocabulary, so a directory alone rebuilds the model.
+ */
+import * as Config from "./Config.ts"
+import * as Pink from "./Pink.ts"
+import * as Prompt from "./Prompt.ts"
+import * as Tok from "./Tokenizer.ts"
+import * as W from "./Weights.ts"
+
+export interface Meta {
+  readonly config: Config.Config
+  readonly vocab: ReadonlyArray<string>
+  readonly [key: string]: unknown
+}
+
+export const save = (dir: string, model: Pink.Model, tok: Tok.Tokenizer, extra: Readonly<Record<string, unknown>> = {}): Promise<void> =>
+  W.save(dir, model.weights, { ...extra, config: model.config, vocab: tok.vocab })
+
+/** Rebuilds the model and tokenizer saved in `dir`. */
+export const load = async (dir: string): Promise<{ readonly model: Pink.Model; readonly tokenizer: Tok.Tokenizer; readonly meta: Meta }> => {
+  const { tensors, meta } = await W.read(dir)
+  const m = meta as Meta
+  if (m === null || typeof m !== "object" || !Array.isArray(m.vocab)) throw new W.WeightsError(`${dir}/model.json`, "has no pinkflow metadata (config and vocab)")
+  const tokenizer = Tok.fromVocab(m.vocab)
+  const withAdapters = tensors.has("lm/h0/adapter/down/w")
+  const model = Pink.init(m.config, tokenizer.size, Prompt.imageSlot(tokenizer), 0, withAdapters)
+  W.assign(model.weights, tensors, dir)
+  for (const t of tensors.values()) t.dispose()
+  return { model, tokenizer, meta: m }
+}
+
+/**
+ * Copies the weights whose names start with one of `prefixes` from the model saved in `dir`;
+ * adapters are never copied (they are new in the model that receives the parts).
+ */
+export const loadParts = async (model: Pink.Model, dir: string, prefixes: ReadonlyArray<string>): Promise<void> => {
+  const { tensors } = await W.read(dir)
+  for (const [name, v] of model.weights) {
+    if (!prefixes.some((p) => name.startsWith(p)) || name.includes("/adapter/")) continue
+    const t = tensors.get(name)
+    if (t === undefined) throw new W.WeightsError(dir, `weight ${name} is missing`)
+    if (t.shape.join("x") !== v.shape.join("x")) throw new W.WeightsError(dir, `weight ${name} has shape [${t.shape}], the model needs [${v.shape}]`)
+    v.assign(t)
+  }
+  for (const t of tensors.values()) t.dispose()
+}
