@@ -51,6 +51,10 @@ export const resolve = (db: Lineage.Database, subject: string): Effect.Effect<st
       const found = run.stages[stage]?.outputs[output]
       if (found !== undefined) return Effect.succeed(found.digest)
     }
+    // A run still in progress has recorded its finished stages as executions only.
+    const latest = Object.values(db.executions).filter((e) => e.stage === stage && e.outputs[output] !== undefined)
+      .sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1))[0]
+    if (latest !== undefined) return Effect.succeed(latest.outputs[output]!.digest)
     return Effect.fail(new QueryError({ subject, detail: `no run has recorded output ${output} of stage ${stage}` }))
   }
   if (Digest.isDigest(subject)) return Effect.succeed(subject)

@@ -204,6 +204,30 @@ export interface BootstrapOptions {
   readonly log: Log
 }
 
+/**
+ * The boxes bootstrapping describes: images with at most `maxAnnotations` annotations, objects of
+ * at least `minArea` square pixels (in the original image).
+ */
+export const selectCandidates = (scenes: ReadonlyArray<Scene.Scene>, o: { readonly maxAnnotations: number; readonly minArea: number }) => {
+  const candidates: Array<{ image: string; imageId: number; objectId: number; category: string; truth: Box.Norm }> = []
+  let images = 0
+  for (const s of scenes) {
+    if (s.objects.length > o.maxAnnotations) continue
+    images++
+    for (const obj of s.objects) {
+      if (obj.box.w * obj.box.h < o.minArea) continue
+      candidates.push({ image: s.file, imageId: s.imageId, objectId: obj.id, category: obj.name, truth: Box.round3(Box.normalise(obj.box, s.width, s.height)) })
+    }
+  }
+  return { candidates, images }
+}
+
+/** The self-consistency rule: the model's own grounding parses to exactly one box with IoU ≥ `minIou`. */
+export const keepPair = (description: string, grounded: string, truth: Box.Norm, minIou: number): boolean => {
+  const box = Metrics.parseSingleBox(grounded)
+  return box !== null && Box.iou(box, truth) >= minIou && description.trim() !== "" && !description.includes("[")
+}
+
 const GROUNDING_CAPTION = "Give a short phrase for <loc>{box}</loc>."
 const GROUNDING = "Where is <des>{phrase}</des>? Answer with its box."
 
@@ -215,16 +239,7 @@ export const bootstrapGenerate = async (modelDir: string, detectionDir: string, 
   await started(o.log)
   const { model, tokenizer } = await Checkpoint.load(modelDir)
   const { scenes } = Coco.load(path.join(detectionDir, "instances.json"), detectionDir)
-  const candidates: Array<{ image: string; imageId: number; objectId: number; category: string; truth: Box.Norm }> = []
-  let images = 0
-  for (const s of scenes) {
-    if (s.objects.length > o.maxAnnotations) continue
-    images++
-    for (const obj of s.objects) {
-      if (obj.box.w * obj.box.h < o.minArea) continue
-      candidates.push({ image: s.file, imageId: s.imageId, objectId: obj.id, category: obj.name, truth: Box.round3(Box.normalise(obj.box, s.width, s.height)) })
-    }
-  }
+  const { candidates, images } = selectCandidates(scenes, o)
   const chosen = Random.shuffle(candidates, Random.rng(o.seed)).slice(0, o.maxObjects)
   o.log(`${chosen.length} boxes from ${images} images (of ${scenes.length}; more than ${o.maxAnnotations} annotations or smaller than ${o.minArea} px² left out)`)
   const at = (c: (typeof chosen)[number]) => path.join(detectionDir, c.image)
@@ -250,9 +265,7 @@ export const bootstrapFilter = (candidatesDir: string, detectionDir: string, out
   for (const r of rows) {
     const stat = perCategory.get(r.category) ?? { kept: 0, total: 0 }
     stat.total++
-    const box = Metrics.parseSingleBox(r.grounded)
-    const ok = box !== null && Box.iou(box, r.truth) >= o.minIou && r.description.trim() !== "" && !r.description.includes("[")
-    if (ok) {
+    if (keepPair(r.description, r.grounded, r.truth, o.minIou)) {
       stat.kept++
       const scene = byId.get(r.imageId)!
       const obj = scene.objects.find((x) => x.id === r.objectId)!
