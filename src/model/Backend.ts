@@ -9,6 +9,7 @@
  * run through a fast path and the missing gradient kernel for embedding lookups is registered.
  */
 import * as tf from "@tensorflow/tfjs-core"
+import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as Environment from "./Environment.ts"
 import * as WasmKernels from "./WasmKernels.ts"
@@ -36,6 +37,14 @@ export class BackendError extends Error {
 
 const require = createRequire(import.meta.url)
 
+const VULKAN_LOADERS = [
+  "/usr/lib/x86_64-linux-gnu/libvulkan.so.1",
+  "/lib/x86_64-linux-gnu/libvulkan.so.1",
+  "/usr/lib/aarch64-linux-gnu/libvulkan.so.1",
+  "/usr/lib64/libvulkan.so.1",
+  "/usr/lib/libvulkan.so.1"
+]
+
 const versionOf = (pkg: string): string | undefined => {
   try {
     return (require(`${pkg}/package.json`) as { version: string }).version
@@ -54,6 +63,8 @@ const attempt = async (name: Name): Promise<string | undefined> => {
         return (await tf.setBackend("tensorflow")) ? undefined : "did not initialise"
       }
       case "webgpu": {
+        // Dawn needs the Vulkan loader; without it, say so instead of letting Dawn print a warning.
+        if (!VULKAN_LOADERS.some((f) => fs.existsSync(f))) return "no Vulkan loader (libvulkan.so.1) on this machine"
         interface Gpu { readonly requestAdapter: () => Promise<unknown> }
         const webgpu = (await import("webgpu")) as unknown as { create: (flags: Array<string>) => Gpu; globals: object }
         const gpu = webgpu.create([])
