@@ -6,20 +6,12 @@
 import * as tf from "@tensorflow/tfjs-core"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Random from "../data/Random.ts"
 
 export type Weights = Map<string, tf.Variable>
 
-/** mulberry32: a small seeded PRNG, identical on every platform. */
-export const rng = (seed: number): (() => number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The seeded PRNG of the data build (mulberry32), identical on every platform. */
+export const rng = Random.rng
 
 /** A seed derived from a base seed and a name, so each weight has its own stream. */
 export const seedFor = (seed: number, name: string): number => {
