@@ -103,3 +103,15 @@ test("one-line errors for bad params and arguments", (t) => {
   oneLineError(t, p.pinkflow("lineage", "zz"), /zz: expected a digest/)
   oneLineError(t, p.pinkflow("show", "nope"), /nope: no such run/)
 })
+
+test("a bad flag value exits 2 naming the flag; a store path that cannot be used is named in one line", (t) => {
+  const p = project()
+  const bad = p.pinkflow("run", "pipelines/examples/diamond.ts", "--concurrency", "many")
+  t.is(bad.code, 2)
+  t.regex(bad.stderr, /Invalid value for flag --concurrency: "many"/)
+  const file = path.join(p.dir, "not-a-directory")
+  fs.writeFileSync(file, "x")
+  const store = p.pinkflow("run", "pipelines/examples/diamond.ts", "--store", file)
+  t.is(store.code, 1)
+  t.is(store.stderr.trim(), `pinkflow: cannot use ${file}: EEXIST (mkdir)`)
+})

@@ -52,8 +52,14 @@ const handleErrors = <A, R>(effect: Effect.Effect<A, unknown, R>) =>
       const code = tag === "PipelineError" || tag === "QueryError" || tag === "ArgumentError" ? 2 : 1
       return failWith(code)(e instanceof Error ? e : { message: String(e) })
     }),
-    Effect.catchDefect((defect) =>
-      failWith(1)({ message: `internal error: ${defect instanceof Error ? defect.message : String(defect)}` }))
+    Effect.catchDefect((defect) => {
+      // A file system refusal (an unwritable or odd store path) is the user's to fix: name the path.
+      const sys = defect as NodeJS.ErrnoException
+      if (defect instanceof Error && typeof sys.code === "string" && typeof sys.path === "string") {
+        return failWith(1)({ message: `cannot use ${sys.path}: ${sys.code} (${sys.syscall ?? "file system"})` })
+      }
+      return failWith(1)({ message: `internal error: ${defect instanceof Error ? defect.message : String(defect)}` })
+    })
   )
 
 class ArgumentError extends Data.TaggedError("ArgumentError")<{ readonly detail: string }> {
@@ -388,6 +394,9 @@ const pinkflow = Command.make("pinkflow").pipe(
 
 pinkflow.pipe(
   Command.run({ version: "0.1.0" }),
+  // Bad arguments: Effect CLI has shown the help and the error; exit 2 like every user mistake.
+  Effect.catchIf((e) => (e as { _tag?: string })._tag === "ShowHelp", (e) =>
+    ((e as unknown as { errors: ReadonlyArray<unknown> }).errors.length > 0 ? Effect.fail(new CliExit({ code: 2 })) : Effect.void)),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({ disableErrorReporting: true })
 )
