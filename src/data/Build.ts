@@ -10,6 +10,7 @@ import * as path from "node:path"
 import * as Box from "./Box.ts"
 import * as Coco from "./Coco.ts"
 import * as General from "./General.ts"
+import * as Llava from "./Llava.ts"
 import * as Random from "./Random.ts"
 import * as Raster from "./Raster.ts"
 import * as RcTasks from "./RcTasks.ts"
@@ -178,6 +179,39 @@ export const general = (dir: string, o: SceneOptions & { readonly samplesPerImag
   const stats = { samples: records.length, subtypes: sorted(subtypes), ...objectStats(all) }
   fs.writeFileSync(path.join(dir, "stats.json"), JSON.stringify(stats, null, 2))
   preview(dir, records)
+  return stats
+}
+
+/**
+ * General instruction data from LLaVA's conversation (or CC3M caption) JSON with images under
+ * `imageDir`: one record per human → gpt turn, images copied; a missing image is an error naming
+ * the file and record, or with `skipBad` a skipped and counted record.
+ */
+export const generalFromLlava = (jsonFile: string, imageDir: string, outDir: string, o: { readonly skipBad?: boolean } = {}) => {
+  const turns = Llava.load(jsonFile)
+  const records: Array<Record> = []
+  const skipped: Array<Vg.Skipped> = []
+  const sizes = new Map<string, { width: number; height: number }>()
+  for (const turn of turns) {
+    const source = Vg.findImage(imageDir, turn.image)
+    if (source === undefined) {
+      const reason = `image file ${turn.image} is missing`
+      if (o.skipBad !== true) throw new Vg.DatasetError(jsonFile, `record ${turn.id}`, reason)
+      skipped.push({ file: jsonFile, record: `record ${turn.id}`, reason })
+      continue
+    }
+    const image = `images/${path.basename(turn.image)}`
+    if (!sizes.has(image)) {
+      const decoded = Raster.read(source)
+      sizes.set(image, { width: decoded.width, height: decoded.height })
+      fs.mkdirSync(path.join(outDir, "images"), { recursive: true })
+      fs.copyFileSync(source, path.join(outDir, image))
+    }
+    records.push({ id: `llava-${turn.id}`, image, ...sizes.get(image)!, task: "general", subtype: "conversation", instruction: turn.instruction, answer: turn.answer })
+  }
+  writeJsonl(path.join(outDir, "train.jsonl"), records)
+  const stats = { samples: records.length, images: sizes.size, skipped }
+  fs.writeFileSync(path.join(outDir, "stats.json"), JSON.stringify(stats, null, 2))
   return stats
 }
 

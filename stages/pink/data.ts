@@ -36,8 +36,25 @@ export const generalData = Stage.make({
   run: ({ params, outputs }) => Effect.promise(async () => ({ stats: (await build()).general(outputs.general, params) }))
 })
 
+/** General instruction data from a real LLaVA conversation JSON and its images, instead of generated. */
+export const generalFromLlava = (json: Input.FromProject<"file">, images: Input.FromProject<"directory">) =>
+  Stage.make({
+    name: "general-data",
+    description: "General instructions from LLaVA conversation JSON",
+    params: Schema.Struct({ skipBad: Stage.param(Schema.Boolean, false) }),
+    inputs: { json, images },
+    outputs: { general: Artifact.directory(), stats: Artifact.json<Stats>() },
+    run: ({ params, inputs, outputs }) =>
+      Effect.promise(async () => ({ stats: (await build()).generalFromLlava(inputs.json, inputs.images, outputs.general, params) }))
+  })
+
 /** The stage-2 instruction set from a VG directory: the generated scenes, or a real Visual Genome. */
-export const instructionsFrom = (vg: Input.FromStage<"directory", string> | Input.FromProject<"directory">, name = "instructions", rcTasks = true) =>
+export const instructionsFrom = (
+  vg: Input.FromStage<"directory", string> | Input.FromProject<"directory">,
+  name = "instructions",
+  rcTasks = true,
+  general: Input.FromStage<"directory", string> = Input.directory(generalData.out.general)
+) =>
   Stage.make({
     name,
     description: "RC tasks from Visual-Genome-style annotations, mixed with the general data",
@@ -47,7 +64,7 @@ export const instructionsFrom = (vg: Input.FromStage<"directory", string> | Inpu
       rcTasks: Stage.param(Schema.Boolean, rcTasks),
       skipBad: Stage.param(Schema.Boolean, false)
     }),
-    inputs: { vg, general: Input.directory(generalData.out.general) },
+    inputs: { vg, general },
     outputs: { train: Artifact.directory(), stats: Artifact.json<Stats>() },
     run: ({ params, inputs, outputs }) =>
       Effect.promise(async () => ({ stats: (await build()).instructions(inputs.vg, outputs.train, { ...params, generalDir: inputs.general }) }))
