@@ -228,9 +228,6 @@ export const make = <
   }
 }
 
-export const isStage = (u: unknown): u is Any =>
-  typeof u === "object" && u !== null && (u as Any)._tag === "Stage"
-
 /** A param with a default: `Stage.param(Schema.Number, 0.1)`. */
 export const param = <S extends Schema.Codec<any, any>>(schema: S, defaultValue: S["Encoded"]) =>
   schema.pipe(Schema.withDecodingDefaultKey(Effect.succeed(defaultValue)))

@@ -90,6 +90,3 @@ export const fromCorpus = (texts: Iterable<string>, options: { readonly maxWords
 
 /** Box text is the data format's (src/data/Box.ts): `[0.123,0.456,0.789,0.999]`. */
 export const formatBox = (box: readonly [number, number, number, number]): string => Box.format(box)
-
-/** Every well-formed box in a text, in order. */
-export const parseBoxes = (text: string): Array<[number, number, number, number]> => Box.parseAll(text).map((b) => [...b] as [number, number, number, number])

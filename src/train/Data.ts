@@ -67,10 +67,3 @@ export const batch = (set: Set, c: Config.Config, size: number, seed: number, st
     tokens: size * T
   }
 }
-
-export const imageTensor = (set: Set, c: Config.Config, images: ReadonlyArray<string>): tf.Tensor4D => {
-  const S = c.vit.imageSize
-  const data = new Float32Array(images.length * S * S * 3)
-  images.forEach((image, i) => data.set(set.pixels(image), i * S * S * 3))
-  return tf.tensor4d(data, [images.length, S, S, 3])
-}

@@ -1,4 +1,5 @@
 import test from "ava"
+import * as Box from "../../src/data/Box.ts"
 import * as Tok from "../../src/model/Tokenizer.ts"
 
 const tok = Tok.fromCorpus(["the red cat is left of the blue dog"])
@@ -10,7 +11,7 @@ test("boxes are written with three decimals, clamped, and round-trip through the
   const ids = tok.encode(text)
   t.is(tok.decode(ids), text)
   t.is(tok.encode(box).length, 9, "[ + 4 coordinates + 3 commas + ]")
-  t.deepEqual(Tok.parseBoxes(text), [[0.336, 0.297, 0.404, 1], [0, 0, 0.5, 0.5]])
+  t.deepEqual(Box.parseAll(text), [[0.336, 0.297, 0.404, 1], [0, 0, 0.5, 0.5]])
 })
 
 test("the 12 delimiters are single tokens", (t) => {
