@@ -86,7 +86,7 @@ export const generate = async (m: Pink.Model, tok: Tok.Tokenizer, images: tf.Ten
     for (let step = 0; step < steps && !done.every(Boolean); step++) {
       const next = await read(tf.tidy(() => {
         const idT = tf.tensor2d(ids, [B, T], "int32")
-        const x = inputsWithImage(m, idT, imageTokens, tf.tensor2d(positions, [B, T], "int32"))
+        const x = Pink.inputs(m, idT, { embeddings: imageTokens }, run, tf.tensor2d(positions, [B, T], "int32"))
         const mask = tf.add(Lm.causalMask(T), tf.tensor4d(keyMask, [B, 1, 1, T])) // [B, 1, T, T]
         return argmaxLast(Lm.logits(m.weights, Lm.run(m.weights, m.config, x, mask, adapters(m))))
       }))
@@ -107,7 +107,7 @@ export const generate = async (m: Pink.Model, tok: Tok.Tokenizer, images: tf.Ten
   let keyMask: tf.Tensor = tf.tensor4d(lay.keyMask, [B, 1, 1, lay.length]) // [B, 1, 1, Tk]
   let next = await read(tf.tidy(() => {
     const idT = tf.tensor2d(lay.ids, [B, lay.length], "int32")
-    const x = Pink.inputs(m, idT, images, run, tf.tensor2d(lay.positions, [B, lay.length], "int32")) // [B, Lp, C]
+    const x = Pink.inputs(m, idT, { images }, run, tf.tensor2d(lay.positions, [B, lay.length], "int32")) // [B, Lp, C]
     const mask = tf.add(Lm.causalMask(lay.length), keyMask) // [B, 1, Lp, Lp]
     const fresh: Array<L.LayerCache> = []
     const hidden = Lm.run(m.weights, m.config, x, mask, adapters(m), { past: undefined, next: fresh })
@@ -149,13 +149,3 @@ export const generate = async (m: Pink.Model, tok: Tok.Tokenizer, images: tf.Ten
 
 const adapters = (m: Pink.Model): L.AdapterOptions | undefined =>
   Pink.hasAdapters(m) ? { activation: m.config.adapter.activation, dropout: 0, training: false, seed: 0 } : undefined
-
-/** Inputs with precomputed image tokens [B, N, C] at the slot. */
-const inputsWithImage = (m: Pink.Model, ids: tf.Tensor, img: tf.Tensor, positions: tf.Tensor): tf.Tensor => {
-  const [B, T] = ids.shape as [number, number]
-  const text = Lm.tokens(m.weights, ids) // [B, T, C]
-  const s = m.imageSlot
-  const N = img.shape[1]!
-  const x = tf.concat([tf.slice(text, [0, 0, 0], [B, s, -1]), img, tf.slice(text, [0, s + N, 0], [B, T - s - N, -1])], 1) // [B, T, C]
-  return tf.add(x, Lm.positions(m.weights, positions)) // [B, T, C]
-}

@@ -46,13 +46,22 @@ const adapterOptions = (m: Model, o: RunOptions): L.AdapterOptions | undefined =
 export const imageEmbeddings = (m: Model, images: tf.Tensor, o: RunOptions): tf.Tensor =>
   Layers.linear(m.weights, "proj", Vit.features(m.weights, m.config, images, adapterOptions(m, o))) // [B, N, C_lm]
 
-/** Input embeddings with the image slot filled and positions added: [B, T, C_lm]. */
-export const inputs = (m: Model, ids: tf.Tensor, images: tf.Tensor | undefined, o: RunOptions, positions?: tf.Tensor): tf.Tensor => {
+/**
+ * Input embeddings with the image slot filled and positions added: [B, T, C_lm]. `image` is either
+ * images [B, S, S, 3] or image embeddings already computed [B, N, C_lm] (decoding reuses them).
+ */
+export const inputs = (
+  m: Model,
+  ids: tf.Tensor,
+  image: { readonly images: tf.Tensor } | { readonly embeddings: tf.Tensor } | undefined,
+  o: RunOptions,
+  positions?: tf.Tensor
+): tf.Tensor => {
   const [B, T] = ids.shape as [number, number]
   const text = Lm.tokens(m.weights, ids) // [B, T, C]
   let x = text
-  if (images !== undefined) {
-    const img = imageEmbeddings(m, images, o) // [B, N, C]
+  if (image !== undefined) {
+    const img = "embeddings" in image ? image.embeddings : imageEmbeddings(m, image.images, o) // [B, N, C]
     const N = img.shape[1]!
     const s = m.imageSlot
     x = tf.concat([tf.slice(text, [0, 0, 0], [B, s, -1]), img, tf.slice(text, [0, s + N, 0], [B, T - s - N, -1])], 1) // [B, T, C]
@@ -65,7 +74,7 @@ export const inputs = (m: Model, ids: tf.Tensor, images: tf.Tensor | undefined, 
 export const forward = (m: Model, ids: tf.Tensor, images: tf.Tensor | undefined, o: RunOptions): tf.Tensor => {
   const T = ids.shape[1]!
   const mask = Lm.causalMask(T) // [1, 1, T, T]
-  const hidden = Lm.run(m.weights, m.config, inputs(m, ids, images, o), mask, adapterOptions(m, o)) // [B, T, C]
+  const hidden = Lm.run(m.weights, m.config, inputs(m, ids, images && { images }, o), mask, adapterOptions(m, o)) // [B, T, C]
   return Lm.logits(m.weights, hidden) // [B, T, V]
 }
 
