@@ -2,14 +2,14 @@
  * Text layouts for `dag`, `why` and `lineage`.
  */
 import * as CacheKey from "../core/CacheKey.ts"
-import * as Dag from "../core/Dag.ts"
+import type * as Dag from "../core/Dag.ts"
 import * as Digest from "../core/Digest.ts"
 import type * as Query from "../core/Query.ts"
 
 const quote = (s: string) => JSON.stringify(s)
 
-export const render = (dag: Dag.Dag, format: "text" | "dot" | "mermaid" | "json"): string => {
-  const order = Dag.order(dag)
+/** `order` is the DAG's topological order, as `Dag.make` computed it. */
+export const render = (dag: Dag.Dag, order: ReadonlyArray<string>, format: "text" | "dot" | "mermaid" | "json"): string => {
   const edges = dag.edges().flatMap((e) => dag.edge(e)!.map((w) => ({ from: e.v, to: e.w, output: w.output, input: w.input })))
   switch (format) {
     case "json":

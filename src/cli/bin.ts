@@ -218,7 +218,7 @@ const dag = Command.make("dag", {
     const loaded = yield* Loader.load(a.pipeline)
     const built = Dag.make(loaded.pipeline, loaded.file, loaded.root)
     if (!built.ok) return yield* built.error
-    yield* print(Format.render(built.dag, a.json ? "json" : a.format))
+    yield* print(Format.render(built.dag, built.order, a.json ? "json" : a.format))
   }))).pipe(Command.withDescription("Print the pipeline's DAG as text, Graphviz dot, Mermaid or JSON"))
 
 // ---------------------------------------------------------------------------------------------

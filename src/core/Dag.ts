@@ -39,7 +39,7 @@ export const make = (
   pipeline: Pipeline.Pipeline,
   file: string,
   root: string
-): { readonly ok: true; readonly dag: Dag } | { readonly ok: false; readonly error: PipelineError } => {
+): { readonly ok: true; readonly dag: Dag; readonly order: ReadonlyArray<string> } | { readonly ok: false; readonly error: PipelineError } => {
   const fail = (reason: Reason, detail: string, stage?: string) =>
     ({ ok: false, error: new PipelineError({ reason, file, stage, detail }) }) as const
   const g: Dag = new Graph({ directed: true })
@@ -82,7 +82,7 @@ export const make = (
   }
   const sorted = topologicalOrder(g)
   if (!sorted.ok) return fail("cycle", `cycle: ${sorted.cycle.join(" -> ")}`)
-  return { ok: true, dag: g }
+  return { ok: true, dag: g, order: sorted.order }
 }
 
 /**
@@ -124,11 +124,4 @@ const topologicalOrder = (g: Dag): { readonly ok: true; readonly order: Array<st
   const first = cycle.indexOf([...cycle].sort()[0]!)
   const rotated = [...cycle.slice(first), ...cycle.slice(0, first)]
   return { ok: false, cycle: [...rotated, rotated[0]!] }
-}
-
-/** Stage names in topological order; ties keep pipeline order. */
-export const order = (dag: Dag): Array<string> => {
-  const sorted = topologicalOrder(dag)
-  if (!sorted.ok) throw new Error(`cycle: ${sorted.cycle.join(" -> ")}`)
-  return sorted.order
 }

@@ -56,7 +56,7 @@ export const make = Effect.fn("Plan.make")(function*(loaded: Loader.Loaded, vari
     }
   }
   const cache = yield* StatCache
-  const order = Dag.order(dag)
+  const order = built.order
   const moduleOf = (stage: Stage.Any) =>
     stage.module !== undefined && loaded.graph[stage.module] !== undefined ? stage.module : loaded.file
   // Fingerprint each module once, however many stages it declares.
