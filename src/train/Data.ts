@@ -24,10 +24,10 @@ export interface Set {
   readonly pixels: (image: string) => Float32Array
 }
 
-/** Loads `file` (JSONL of Build.Record) from `dir`, with images resized once each. */
-export const load = (sources: ReadonlyArray<{ readonly dir: string; readonly file: string }>, tok: Tok.Tokenizer, c: Config.Config): Set => {
+/** Image file → model input [S, S, 3], decoded and resized once per file. */
+export const pixelLoader = (c: Config.Config): ((image: string) => Float32Array) => {
   const cache = new Map<string, Float32Array>()
-  const pixels = (image: string) => {
+  return (image) => {
     let p = cache.get(image)
     if (p === undefined) {
       p = Raster.toInput(Raster.read(image), c.vit.imageSize)
@@ -35,6 +35,11 @@ export const load = (sources: ReadonlyArray<{ readonly dir: string; readonly fil
     }
     return p
   }
+}
+
+/** Loads `file` (JSONL of Build.Record) from `dir`, with images resized once each. */
+export const load = (sources: ReadonlyArray<{ readonly dir: string; readonly file: string }>, tok: Tok.Tokenizer, c: Config.Config): Set => {
+  const pixels = pixelLoader(c)
   const items: Array<Item> = []
   let tooLong = 0
   for (const { dir, file } of sources) {

@@ -10,7 +10,6 @@ import * as Box from "../data/Box.ts"
 import * as Build from "../data/Build.ts"
 import * as Coco from "../data/Coco.ts"
 import * as Random from "../data/Random.ts"
-import * as Raster from "../data/Raster.ts"
 import * as RcTasks from "../data/RcTasks.ts"
 import * as RefCoco from "../data/RefCoco.ts"
 import type * as Scene from "../data/Scene.ts"
@@ -103,7 +102,8 @@ export const pretrainVision = async (vocab: ReadonlyArray<string>, captionsDir: 
   const c = Config.presets[o.preset]
   const model = Pink.init(c, tok.size, Prompt.imageSlot(tok), o.seed, false)
   const records = Build.readJsonl<Build.Record>(path.join(captionsDir, "train.jsonl"))
-  const pairs = records.map((r) => ({ image: Raster.toInput(Raster.read(path.join(captionsDir, r.image)), c.vit.imageSize), caption: r.answer }))
+  const pixels = Data.pixelLoader(c)
+  const pairs = records.map((r) => ({ image: pixels(path.join(captionsDir, r.image)), caption: r.answer }))
   const r = await Pretrain.vit(model, tok, pairs, { steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed: o.seed, weightDecay: o.weightDecay, warmupFraction: o.warmup, checkpointDir: o.checkpointDir, checkpointEvery: Math.max(50, Math.round(o.steps / 5)), onProgress: (p) => o.log(bar(p)) })
   await Checkpoint.save(out, model, tok, { stage: "pretrain-vision" })
   W.dispose(model.weights)
@@ -169,24 +169,15 @@ export const trainStage = async (init: Init, sources: ReadonlyArray<{ readonly d
   return { losses: thin(r.losses), trainable: counts.trainable, total: counts.total, samples: set.items.length, backend: backend.name }
 }
 
-const pixelsOf = (cache: Map<string, Float32Array>, c: Config.Config, file: string) => {
-  let p = cache.get(file)
-  if (p === undefined) {
-    p = Raster.toInput(Raster.read(file), c.vit.imageSize)
-    cache.set(file, p)
-  }
-  return p
-}
-
 /** Greedy answers for (image file, instruction) pairs, in batches. */
 const answer = async (model: Pink.Model, tok: Tok.Tokenizer, items: ReadonlyArray<{ readonly image: string; readonly instruction: string }>, maxNewTokens: number, batchSize: number, log: Log, label: string): Promise<Array<string>> => {
-  const cache = new Map<string, Float32Array>()
+  const pixels = Data.pixelLoader(model.config)
   const S = model.config.vit.imageSize
   const out: Array<string> = []
   for (let i = 0; i < items.length; i += batchSize) {
     const chunk = items.slice(i, i + batchSize)
     const data = new Float32Array(chunk.length * S * S * 3)
-    chunk.forEach((item, k) => data.set(pixelsOf(cache, model.config, item.image), k * S * S * 3))
+    chunk.forEach((item, k) => data.set(pixels(item.image), k * S * S * 3))
     const images = tf.tensor4d(data, [chunk.length, S, S, 3])
     out.push(...(await Generate.generate(model, tok, images, chunk.map((x) => x.instruction), { maxNewTokens })).map((s) => s.trim()))
     images.dispose()
