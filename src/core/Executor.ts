@@ -233,12 +233,9 @@ export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, 
         options.emit({ _tag: "StageSkipped", stage: name, because })
         return { status: "skipped", key: null, outputs: {}, durationMs: 0, error: because } satisfies StageResult
       }
-      const inputs: Record<string, CacheKey.InputRecord> = {}
-      for (const [input, spec] of Object.entries(stage.inputs)) {
-        inputs[input] = spec._tag === "FromProject"
-          ? { kind: spec.kind, digest: yield* Effect.promise(() => Plan.projectDigest(cache, plan.loaded.root, spec)), from: spec.path }
-          : { kind: spec.kind, digest: results.get(spec.stage)!.outputs[spec.output]!.digest, from: `${spec.stage}.${spec.output}` }
-      }
+      // Every upstream stage completed, so every input digest is known.
+      const { records: inputs } = yield* Effect.promise(() =>
+        Plan.inputRecords(cache, plan.loaded.root, planned, (u) => results.get(u)?.outputs))
       const record = Plan.keyRecord(planned, inputs)
       const key = CacheKey.hash(record)
       const forced = options.force.has(name)

@@ -8,7 +8,7 @@
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as CacheKey from "./CacheKey.ts"
+import type * as CacheKey from "./CacheKey.ts"
 import * as Dag from "./Dag.ts"
 import * as Digest from "./Digest.ts"
 import * as Fingerprint from "./Fingerprint.ts"
@@ -88,6 +88,31 @@ export const projectDigest = (
     ? hashFile(full)
     : Digest.ofTree(full, async (f) => ({ digest: (await hashFile(f)) as Digest.Digest, size: fs.statSync(f).size }))
       .then((t) => t.digest)
+}
+
+/**
+ * The input records of a planned stage: project inputs by their (stat-cached) content digests,
+ * stage inputs by the digests `outputsOf` reports for their upstream stage. Inputs whose upstream
+ * outputs are not known (not computed, or stale) are returned as `unknown`.
+ */
+export const inputRecords = async (
+  cache: StatCache["Service"],
+  root: string,
+  planned: Planned,
+  outputsOf: (stage: string) => Readonly<Record<string, { readonly digest: string }>> | undefined
+): Promise<{ readonly records: Record<string, CacheKey.InputRecord>; readonly unknown: ReadonlyArray<{ readonly input: string; readonly stage: string }> }> => {
+  const records: Record<string, CacheKey.InputRecord> = {}
+  const unknown: Array<{ input: string; stage: string }> = []
+  for (const [input, spec] of Object.entries(planned.stage.inputs)) {
+    if (spec._tag === "FromProject") {
+      records[input] = { kind: spec.kind, digest: await projectDigest(cache, root, spec), from: spec.path }
+      continue
+    }
+    const produced = outputsOf(spec.stage)?.[spec.output]
+    if (produced === undefined) unknown.push({ input, stage: spec.stage })
+    else records[input] = { kind: spec.kind, digest: produced.digest, from: `${spec.stage}.${spec.output}` }
+  }
+  return { records, unknown }
 }
 
 /** The key record of a planned stage, given the digests of its inputs. */

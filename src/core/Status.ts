@@ -43,21 +43,9 @@ export const inspect = Effect.fn("Status.inspect")(function*(plan: Plan.Plan, fo
   const states: Array<StageState> = []
   for (const name of plan.order) {
     const planned = plan.stages.get(name)!
-    const inputs: Record<string, CacheKey.InputRecord> = {}
-    const unknown: Array<Reason> = []
-    for (const [input, spec] of Object.entries(planned.stage.inputs)) {
-      if (spec._tag === "FromProject") {
-        const digest = yield* Effect.promise(() => Plan.projectDigest(cache, plan.loaded.root, spec))
-        inputs[input] = { kind: spec.kind, digest, from: spec.path }
-        continue
-      }
-      const produced = known.get(spec.stage)?.[spec.output]
-      if (produced === undefined) {
-        unknown.push({ reason: "input", detail: `input ${input}: upstream stage ${spec.stage} is stale` })
-      } else {
-        inputs[input] = { kind: spec.kind, digest: produced.digest, from: `${spec.stage}.${spec.output}` }
-      }
-    }
+    const { records: inputs, unknown: missing } = yield* Effect.promise(() =>
+      Plan.inputRecords(cache, plan.loaded.root, planned, (stage) => known.get(stage)))
+    const unknown: Array<Reason> = missing.map((m) => ({ reason: "input", detail: `input ${m.input}: upstream stage ${m.stage} is stale` }))
     const previous = Lineage.lastExecution(db, name, plan.loaded.file)
     if (unknown.length > 0) {
       const partial = Plan.keyRecord(planned, {})
