@@ -33,6 +33,10 @@ const preset = arg("preset", "small") as Config.Preset
 const B = Number(arg("batch", "16"))
 const T = Number(arg("length", "128"))
 const steps = Number(arg("steps", "5"))
+if (!(preset in Config.presets)) {
+  process.stderr.write(`--preset ${preset}: use one of ${Object.keys(Config.presets).join(", ")}\n`)
+  process.exit(2)
+}
 const config = Config.presets[preset]
 if (T > config.lm.maxLen) {
   process.stderr.write(`--length ${T} is longer than the ${preset} LM's context (${config.lm.maxLen})\n`)
