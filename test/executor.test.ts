@@ -109,7 +109,9 @@ test("Ctrl-C interrupts cleanly: no partial artifact, run recorded as interrupte
   // Nothing named "partial" entered the store, nothing is left in tmp/ or locks/.
   const objects = fs.readdirSync(path.join(p.store, "objects"), { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
   t.false(objects.some((e) => fs.readFileSync(path.join(e.parentPath, e.name), "utf8") === "partial"))
-  const left = (d: string) => (fs.existsSync(path.join(p.store, d)) ? fs.readdirSync(path.join(p.store, d)) : [])
+  const left = (d: string) => (fs.existsSync(path.join(p.store, d))
+    ? fs.readdirSync(path.join(p.store, d), { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory()).map((e) => e.name)
+    : [])
   t.deepEqual(left("tmp"), [])
   t.deepEqual(left("locks"), [])
   // The next run computes the interrupted stage and reuses the rest.

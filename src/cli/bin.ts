@@ -270,12 +270,12 @@ const runs = Command.make("runs", { json, store: storeFlag }, (a) =>
   handleErrors(withDb(a.store, (db) =>
     Effect.gen(function*() {
       const list = Lineage.runsNewestFirst(db)
-      if (a.json) return yield* printJson(list.map(({ stages, ...r }) => ({ ...r, counts: countStatuses(stages) })))
+      if (a.json) return yield* printJson(list.map(({ stages, ...r }) => ({ ...r, status: Lineage.effectiveStatus({ ...r, stages }), counts: countStatuses(stages) })))
       yield* print(Render.table(
         ["run", "pipeline", "variant", "status", "ran", "cached", "failed", "started", "pinned"],
         list.map((r) => {
           const c = countStatuses(r.stages)
-          return [r.id, r.pipeline, r.variant || "-", r.status, String(c.ran), String(c.cached), String(c.failed), r.startedAt, r.pinned ? "yes" : ""]
+          return [r.id, r.pipeline, r.variant || "-", Lineage.effectiveStatus(r), String(c.ran), String(c.cached), String(c.failed), r.startedAt, r.pinned ? "yes" : ""]
         })
       ))
     })))).pipe(Command.withDescription("List runs, newest first"))
@@ -298,7 +298,7 @@ const show = Command.make("show", { run: Argument.String("run"), json, store: st
     Effect.gen(function*() {
       const r = yield* findRun(db, a.run)
       if (a.json) return yield* printJson(r)
-      yield* print(`run ${r.id}  ${r.pipeline}  ${r.status}${r.variant === "" ? "" : `  [${r.variant}]`}`)
+      yield* print(`run ${r.id}  ${r.pipeline}  ${Lineage.effectiveStatus(r)}${r.variant === "" ? "" : `  [${r.variant}]`}`)
       yield* print(`started ${r.startedAt}, finished ${r.finishedAt ?? "-"}${r.pinned ? ", pinned" : ""}`)
       yield* print(Render.table(
         ["stage", "status", "key", "time", "outputs"],
@@ -363,23 +363,25 @@ const gc = Command.make("gc", {
   handleErrors(Effect.gen(function*() {
     const r = yield* Maintenance.gc({ keepRuns: a.keep, dryRun: a.dryRun }).pipe(Effect.provide(services(storeRoot(a.store))))
     if (a.json) return yield* printJson(r)
-    yield* print(`${a.dryRun ? "would free" : "freed"} ${r.objects} objects (${mib(r.bytes)}), ${r.records} cache records, ${r.trees} trees; kept what ${r.keptRuns} runs reference`)
+    yield* print(`${a.dryRun ? "would free" : "freed"} ${r.objects} objects (${mib(r.bytes)}), ${r.records} cache records, ${r.trees} trees, ${r.temporaries} abandoned temporaries; kept what ${r.keptRuns} runs reference`)
   }))).pipe(Command.withDescription("Free what neither recent runs nor pinned runs reference"))
 
 const verify = Command.make("verify", {
-  repair: Flag.Boolean("repair").pipe(Flag.withDescription("Delete corrupt objects and the cache records that need them"), Flag.withDefault(false)),
+  repair: Flag.Boolean("repair").pipe(Flag.withDescription("Delete corrupt objects and the cache records that need them; rebuild a damaged lineage database"), Flag.withDefault(false)),
   json,
   store: storeFlag
 }, (a) =>
   handleErrors(Effect.gen(function*() {
     const r = yield* Maintenance.verify({ repair: a.repair }).pipe(Effect.provide(services(storeRoot(a.store))))
-    const problems = r.corrupt.length + r.missing.length + r.unreadableRecords.length
+    const problems = r.corrupt.length + r.missing.length + r.unreadableRecords.length + (r.lineage === null ? 0 : 1)
     if (a.json) yield* printJson({ ...r, ok: problems === 0 })
     else {
       yield* print(`checked ${r.objects} objects (${mib(r.bytes)})`)
       for (const d of r.corrupt) yield* print(`corrupt object ${d}: its content does not match its digest`)
       for (const m of r.missing) yield* print(`missing: ${m.stage}.${m.output} (key ${m.key.slice(0, 12)}) needs ${m.digest.slice(0, 12)}`)
       for (const f of r.unreadableRecords) yield* print(`unreadable cache record ${f}`)
+      if (r.lineage !== null) yield* print(`lineage database: ${r.lineage}`)
+      if (r.lineageMovedTo !== null) yield* print(`lineage database moved to ${r.lineageMovedTo} and rebuilt from the cache records (run history starts afresh)`)
       yield* print(problems === 0 ? "ok" : r.repaired ? `${problems} problems repaired: the next run recomputes what they affected` : `${problems} problems (pinkflow verify --repair removes them)`)
     }
     if (problems > 0 && !r.repaired) return yield* new CliExit({ code: 1 })

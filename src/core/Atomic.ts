@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Fault from "./Fault.ts"
 
 /** A temporary name unique across processes and hosts. */
 export const tempName = (target: string): string =>
@@ -17,6 +18,7 @@ export const writeFileSync = (target: string, data: string | Uint8Array, mode?: 
   const tmp = tempName(target)
   const fd = fs.openSync(tmp, "w", mode ?? 0o644)
   try {
+    Fault.point("write")
     fs.writeFileSync(fd, data)
     fs.fsyncSync(fd)
   } catch (e) {
@@ -25,6 +27,7 @@ export const writeFileSync = (target: string, data: string | Uint8Array, mode?: 
     throw e
   }
   fs.closeSync(fd)
+  Fault.point("rename")
   fs.renameSync(tmp, target)
 }
 
@@ -33,6 +36,7 @@ export const writeFile = async (target: string, data: string | Uint8Array, mode?
   const tmp = tempName(target)
   const handle = await fs.promises.open(tmp, "w", mode ?? 0o644)
   try {
+    Fault.point("write")
     await handle.writeFile(data)
     await handle.sync()
     await handle.close()
@@ -41,5 +45,6 @@ export const writeFile = async (target: string, data: string | Uint8Array, mode?
     await fs.promises.rm(tmp, { force: true })
     throw e
   }
+  Fault.point("rename")
   await fs.promises.rename(tmp, target)
 }

@@ -10,6 +10,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Brand } from "effect"
+import * as Fault from "./Fault.ts"
 
 export type Digest = string & Brand.Brand<"Digest">
 
@@ -42,6 +43,7 @@ export const ofFile = async (file: string): Promise<{ digest: Digest; size: numb
     for (;;) {
       const { bytesRead } = await pending
       if (bytesRead === 0) break
+      Fault.point("hash")
       const current = buffers[0]!
       buffers = [buffers[1]!, current]
       pending = handle.read(buffers[0]!, 0, CHUNK, null)

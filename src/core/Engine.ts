@@ -5,15 +5,20 @@
  */
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { PipelineError } from "./Dag.ts"
 import type * as Event from "./Event.ts"
 import * as Executor from "./Executor.ts"
 import { Lineage, type Run, type StageInRun } from "./Lineage.ts"
 import * as Loader from "./Loader.ts"
+import * as Lock from "./Lock.ts"
 import * as Pipeline from "./Pipeline.ts"
 import * as Plan from "./Plan.ts"
 import { StatCache } from "./StatCache.ts"
 import * as Status from "./Status.ts"
+import { Store } from "./Store.ts"
 
 export interface RunOptions {
   /** `stage.param` → value, from `--set`. */
@@ -53,7 +58,20 @@ export const planAll = Effect.fn("Engine.planAll")(function*(file: string, set: 
 const unknownForce = (plans: ReadonlyArray<Plan.Plan>, force: ReadonlyArray<string>) =>
   force.find((s) => !plans[0]!.dag.hasNode(s))
 
+/**
+ * Holds a run lease on the store for the scope, after any `gc` in progress has finished: `gc`
+ * takes its lock first and refuses while a lease is live, so it never frees what a run uses.
+ */
+export const runLease = Effect.gen(function*() {
+  const root = (yield* Store).root
+  // The store itself first, so that a store path the file system refuses is the one named.
+  fs.mkdirSync(root, { recursive: true })
+  yield* Lock.lease(path.join(root, "locks", "runs"))
+  yield* Lock.awaitFree(path.join(root, "locks", "gc.lock"))
+})
+
 export const run = Effect.fn("Engine.run")(function*(file: string, options: RunOptions) {
+  if (!options.dryRun) yield* runLease
   const plans = yield* planAll(file, options.set)
   const missing = unknownForce(plans, options.force)
   if (missing !== undefined) {
@@ -88,6 +106,7 @@ export const run = Effect.fn("Engine.run")(function*(file: string, options: RunO
       finishedAt: null,
       status: "running",
       pinned: false,
+      owner: { host: os.hostname(), pid: process.pid },
       stages: {}
     }
     yield* lineage.update((db) => void db.runs.push(record))
@@ -141,7 +160,7 @@ export const run = Effect.fn("Engine.run")(function*(file: string, options: RunO
     outcomes.push({ run: id, variant: plan.variant.label, status: failed ? "failed" : "succeeded", stages: executed })
   }
   return outcomes
-})
+}, Effect.scoped)
 
 /** Status of every variant's stages. */
 export const inspect = Effect.fn("Engine.inspect")(function*(file: string, set: Readonly<Record<string, unknown>>) {

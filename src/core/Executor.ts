@@ -16,6 +16,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Artifact from "./Artifact.ts"
 import * as CacheKey from "./CacheKey.ts"
+import * as Fault from "./Fault.ts"
 import type * as Event from "./Event.ts"
 import { Lineage, type Execution, type StageInRun } from "./Lineage.ts"
 import * as Lock from "./Lock.ts"
@@ -163,6 +164,7 @@ export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, 
         log: (line: string) => {
           log.push(line)
           options.emit({ _tag: "StageLog", stage: stage.name, line })
+          Fault.point("stage.log")
         }
       }
       const startedAt = new Date().toISOString()
@@ -208,6 +210,7 @@ export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, 
       const durationMs = now() - t0
       const cacheRecord: CacheRecord = { key, record, outputs: stored, createdAt: startedAt, durationMs, run: options.run }
       yield* store.writeRecord(cacheRecord)
+      Fault.point("stored")
       // The result is stored: in-stage checkpoints of this key are no longer needed.
       yield* Effect.promise(() => fs.promises.rm(checkpointDir, { recursive: true, force: true }))
       pending.push({ key, stage: stage.name, run: options.run, record, outputs: stored, startedAt, durationMs, log })

@@ -15,8 +15,9 @@ import * as path from "node:path"
 import type * as Artifact from "./Artifact.ts"
 import * as Atomic from "./Atomic.ts"
 import type * as CacheKey from "./CacheKey.ts"
+import * as Fault from "./Fault.ts"
 import * as Lock from "./Lock.ts"
-import type { Stored } from "./Store.ts"
+import type { CacheRecord, Stored } from "./Store.ts"
 
 export type StageStatus = "ran" | "cached" | "failed" | "skipped" | "interrupted"
 export type RunStatus = "running" | "succeeded" | "failed" | "interrupted"
@@ -42,6 +43,8 @@ export interface Run {
   finishedAt: string | null
   status: RunStatus
   pinned: boolean
+  /** The process executing the run; a `running` run whose owner is dead was killed. */
+  readonly owner?: { readonly host: string; readonly pid: number }
   readonly stages: Record<string, StageInRun>
 }
 
@@ -78,6 +81,8 @@ export class LineageError extends Data.TaggedError("LineageError")<{
   }
 }
 
+const NOT_A_DATABASE = "not a pinkflow lineage database"
+
 const empty = (): Database => ({ version: 1, runs: [], executions: {}, artifacts: {} })
 
 /** lowdb adapter: JSON, written through `Atomic` (unique temp name, fsync, rename). */
@@ -93,11 +98,12 @@ class AtomicJsonFile implements Adapter<Database> {
     }
     const data = JSON.parse(text) as Database
     if (typeof data !== "object" || data === null || data.version !== 1 || !Array.isArray(data.runs)) {
-      throw new Error("not a pinkflow lineage database")
+      throw new Error(NOT_A_DATABASE)
     }
     return data
   }
   write(data: Database): Promise<void> {
+    Fault.point("lineage")
     return Atomic.writeFile(this.file, JSON.stringify(data))
   }
 }
@@ -107,11 +113,21 @@ export class Lineage extends Context.Service<Lineage, {
   readonly read: Effect.Effect<Database, LineageError>
   /** Applies `change` to the current database under the lock and saves it. */
   readonly update: <A>(change: (db: Database) => A) => Effect.Effect<A, LineageError>
+  /**
+   * Replaces a damaged database: moves it aside (the returned path) and writes one rebuilt from
+   * the store's cache records — every execution and artifact they hold; run history is lost.
+   */
+  readonly rebuild: (records: ReadonlyArray<CacheRecord>) => Effect.Effect<string, LineageError>
 }>()("pinkflow/Lineage") {
   static readonly make = (file: string): Lineage["Service"] => {
     const db = new Low<Database>(new AtomicJsonFile(file), empty())
+    const repairHint = "; `pinkflow verify --repair` rebuilds it from the cache records"
     const fail = (e: unknown) =>
-      new LineageError({ path: file, detail: e instanceof SyntaxError ? `invalid JSON (${e.message})` : e instanceof Error ? e.message : String(e) })
+      new LineageError({
+        path: file,
+        detail: e instanceof SyntaxError ? `invalid JSON (${e.message})${repairHint}`
+          : e instanceof Error ? e.message + (e.message === NOT_A_DATABASE ? repairHint : "") : String(e)
+      })
     const read = Effect.tryPromise({ try: () => db.read(), catch: fail }).pipe(Effect.map(() => db.data))
     const update = <A>(change: (data: Database) => A) =>
       Effect.scoped(Effect.gen(function*() {
@@ -121,12 +137,37 @@ export class Lineage extends Context.Service<Lineage, {
         yield* Effect.tryPromise({ try: () => db.write(), catch: fail })
         return result
       }))
-    return Lineage.of({ file, read, update })
+    const rebuild = (records: ReadonlyArray<CacheRecord>) =>
+      Effect.scoped(Effect.gen(function*() {
+        yield* Lock.acquire(`${file}.lock`)
+        const aside = `${file}.damaged-${new Date().toISOString().replace(/[:.]/g, "-")}`
+        const data = empty()
+        for (const r of [...records].sort((a, b) => a.createdAt.localeCompare(b.createdAt))) {
+          data.executions[r.key] = { key: r.key, stage: r.record.stage, run: r.run, record: r.record, outputs: r.outputs, startedAt: r.createdAt, durationMs: r.durationMs, log: [] }
+          for (const [output, s] of Object.entries(r.outputs)) {
+            data.artifacts[s.digest] ??= { kind: s.kind, size: s.size, producer: { key: r.key, stage: r.record.stage, output } }
+          }
+        }
+        yield* Effect.tryPromise({
+          try: async () => {
+            await fs.promises.rename(file, aside).catch((e) => { if (e.code !== "ENOENT") throw e })
+            await Atomic.writeFile(file, JSON.stringify(data))
+          },
+          catch: fail
+        })
+        db.data = data
+        return aside
+      }))
+    return Lineage.of({ file, read, update, rebuild })
   }
 
   static readonly layer = (storeRoot: string) =>
     Layer.sync(Lineage, () => Lineage.make(path.join(path.resolve(storeRoot), "lineage.json")))
 }
+
+/** A run's status as users should see it: `killed` for a running run whose process is gone. */
+export const effectiveStatus = (run: Run): RunStatus | "killed" =>
+  run.status === "running" && run.owner !== undefined && !Lock.isAlive(run.owner) ? "killed" : run.status
 
 /** The most recent run first. */
 export const runsNewestFirst = (db: Database): Array<Run> => [...db.runs].reverse()

@@ -90,3 +90,46 @@ export const acquire = (file: string, onWait?: (owner: Owner) => Effect.Effect<v
     })
   )
 }
+
+/**
+ * A shared lease in `dir`: one uniquely named owner file per holder, removed when the scope
+ * closes. Many processes hold leases at once; `liveLeases` lists the holders still alive.
+ */
+export const lease = (dir: string) => {
+  const me: Owner = { host: os.hostname(), pid: process.pid, nonce: randomBytes(8).toString("hex"), since: new Date().toISOString() }
+  const file = path.join(dir, `${me.host}-${me.pid}-${me.nonce}.lease`)
+  return Effect.acquireRelease(
+    Effect.sync(() => {
+      fs.mkdirSync(dir, { recursive: true })
+      fs.writeFileSync(file, JSON.stringify(me))
+      return me
+    }),
+    () => Effect.sync(() => fs.rmSync(file, { force: true }))
+  )
+}
+
+/** Holders of live leases in `dir`; leases of dead processes on this host are removed. */
+export const liveLeases = (dir: string): Array<Owner> => {
+  const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith(".lease")) : []
+  return names.flatMap((name) => {
+    const file = path.join(dir, name)
+    const owner = holder(file)
+    if (owner === undefined && readOwner(file) !== undefined) fs.rmSync(file, { force: true })
+    return owner === undefined ? [] : [owner]
+  })
+}
+
+/** Waits (polling, interruptibly) until no live process holds the lock `file`. */
+export const awaitFree = (file: string, onWait?: (owner: Owner) => Effect.Effect<void>) => {
+  let told = false
+  return Effect.suspend(() => {
+    const owner = holder(file)
+    if (owner === undefined) return Effect.void
+    const notify = !told && onWait !== undefined ? (told = true, onWait(owner)) : Effect.void
+    return Effect.andThen(notify, Effect.fail("busy" as const))
+  }).pipe(Effect.retry(Schedule.spaced("50 millis")), Effect.orDie)
+}
+
+/** True when `pid` on this host is a live process (the owner test for leases and runs). */
+export const isAlive = (owner: { readonly host: string; readonly pid: number }): boolean =>
+  owner.host !== os.hostname() || alive(owner.pid)

@@ -4,6 +4,7 @@
  */
 import { Data, Effect } from "effect"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import * as Digest from "./Digest.ts"
 import { Lineage } from "./Lineage.ts"
@@ -38,6 +39,10 @@ export interface VerifyReport {
   readonly corrupt: ReadonlyArray<string>
   readonly missing: ReadonlyArray<{ readonly key: string; readonly stage: string; readonly output: string; readonly digest: string }>
   readonly unreadableRecords: ReadonlyArray<string>
+  /** Why the lineage database cannot be read, if it cannot. */
+  readonly lineage: string | null
+  /** With `repair`, where the damaged database was moved before it was rebuilt from the records. */
+  readonly lineageMovedTo: string | null
   readonly repaired: boolean
 }
 
@@ -61,12 +66,19 @@ export const verify = Effect.fn("Maintenance.verify")(function*(options: { reado
     Object.entries(r.outputs)
       .filter(([, o]) => bad.has(o.digest) || !store.isComplete(o))
       .map(([output, o]) => ({ key: r.key, stage: r.record.stage, output, digest: o.digest })))
+  const lineage = yield* Lineage
+  const lineageError = yield* lineage.read.pipe(Effect.as(null), Effect.catch((e) => Effect.succeed(e.detail)))
+  let lineageMovedTo: string | null = null
   if (options.repair) {
     for (const d of corrupt) fs.rmSync(store.blobPath(d), { force: true })
     for (const m of missing) fs.rmSync(store.recordPath(m.key), { force: true })
     for (const f of unreadableRecords) fs.rmSync(path.join(store.root, f), { force: true })
+    if (lineageError !== null) {
+      const dropped = new Set(missing.map((m) => m.key))
+      lineageMovedTo = yield* lineage.rebuild(good.filter((r) => !dropped.has(r.key)))
+    }
   }
-  return { objects: objects.length, bytes, corrupt, missing, unreadableRecords, repaired: options.repair } satisfies VerifyReport
+  return { objects: objects.length, bytes, corrupt, missing, unreadableRecords, lineage: lineageError, lineageMovedTo, repaired: options.repair } satisfies VerifyReport
 })
 
 export interface GcReport {
@@ -76,16 +88,22 @@ export interface GcReport {
   readonly bytes: number
   readonly records: number
   readonly trees: number
+  readonly temporaries: number
 }
 
 /** Frees objects, cache records and materialised trees that no kept run references. */
 export const gc = Effect.fn("Maintenance.gc")(function*(options: { readonly keepRuns: number; readonly dryRun: boolean }) {
   const store = yield* Store
-  const db = yield* (yield* Lineage).read
-  const busy = walk(path.join(store.root, "locks")).map((f) => Lock.holder(f)).find((o) => o !== undefined)
+  // Runs hold a lease for their whole life and wait while this lock is held: with the lock taken
+  // and no live lease, no run can start using (or producing) what is about to be freed.
+  const locks = path.join(store.root, "locks")
+  yield* Lock.acquire(path.join(locks, "gc.lock"))
+  const busy = Lock.liveLeases(path.join(locks, "runs"))[0] ??
+    walk(locks).filter((f) => f.endsWith(".lock") && path.basename(f) !== "gc.lock").map((f) => Lock.holder(f)).find((o) => o !== undefined)
   if (busy !== undefined) {
     return yield* new MaintenanceError({ detail: `gc: a run is in progress (pid ${busy.pid} on ${busy.host}); try again when it has finished` })
   }
+  const db = yield* (yield* Lineage).read
   const kept = db.runs.filter((r, i) => r.pinned || i >= db.runs.length - options.keepRuns)
   const keys = new Set<string>()
   const live = new Set<string>()
@@ -116,7 +134,7 @@ export const gc = Effect.fn("Maintenance.gc")(function*(options: { readonly keep
     freedRecords++
     if (!options.dryRun) fs.rmSync(r.file, { force: true })
   }
-  for (const file of walk(path.join(store.root, "objects"))) {
+  for (const file of walk(path.join(store.root, "objects")).filter((f) => Digest.isDigest(path.basename(f)))) {
     if (live.has(path.basename(file))) continue
     objects++
     bytes += fs.statSync(file).size
@@ -128,5 +146,25 @@ export const gc = Effect.fn("Maintenance.gc")(function*(options: { readonly keep
     trees++
     if (!options.dryRun) fs.rmSync(path.join(treeDir, name), { recursive: true, force: true })
   }
-  return { dryRun: options.dryRun, keptRuns: kept.length, objects, bytes, records: freedRecords, trees } satisfies GcReport
-})
+  // Temporary files and staging directories of processes that died before renaming them.
+  let temporaries = 0
+  for (const file of [...walk(path.join(store.root, "objects")), ...walk(path.join(store.root, "cache"))]) {
+    if (!abandoned(path.basename(file))) continue
+    temporaries++
+    if (!options.dryRun) fs.rmSync(file, { force: true })
+  }
+  const tmpDir = path.join(store.root, "tmp")
+  for (const name of fs.existsSync(tmpDir) ? fs.readdirSync(tmpDir) : []) {
+    const pid = /-(\d+)-[^-]+$/.exec(name)
+    if (pid === null || Lock.isAlive({ host: os.hostname(), pid: Number(pid[1]) })) continue
+    temporaries++
+    if (!options.dryRun) fs.rmSync(path.join(tmpDir, name), { recursive: true, force: true })
+  }
+  return { dryRun: options.dryRun, keptRuns: kept.length, objects, bytes, records: freedRecords, trees, temporaries } satisfies GcReport
+}, Effect.scoped)
+
+/** A temporary name (`Atomic.tempName`) whose writer on this host is dead. */
+const abandoned = (name: string): boolean => {
+  const m = /\.tmp-(.+)-(\d+)-[0-9a-f]{12}$/.exec(name)
+  return m !== null && !Lock.isAlive({ host: m[1]!, pid: Number(m[2]) })
+}

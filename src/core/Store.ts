@@ -17,6 +17,7 @@ import type * as Artifact from "./Artifact.ts"
 import * as Atomic from "./Atomic.ts"
 import type * as CacheKey from "./CacheKey.ts"
 import * as Digest from "./Digest.ts"
+import * as Fault from "./Fault.ts"
 
 export class StoreError extends Data.TaggedError("StoreError")<{
   readonly op: string
@@ -91,9 +92,11 @@ export class Store extends Context.Service<Store, {
       }
       await fs.promises.mkdir(path.dirname(target), { recursive: true })
       const tmp = Atomic.tempName(target)
+      Fault.point("write")
       if (keep) await fs.promises.copyFile(file, tmp)
       else await fs.promises.rename(file, tmp).catch(() => fs.promises.copyFile(file, tmp))
       await fs.promises.chmod(tmp, 0o444)
+      Fault.point("rename")
       await fs.promises.rename(tmp, target)
       if (!keep) await fs.promises.rm(file, { force: true })
     }
@@ -183,7 +186,7 @@ export class Store extends Context.Service<Store, {
     }
 
     const writeRecord = (record: CacheRecord) =>
-      attempt("write", recordPath(record.key), () => Atomic.writeFile(recordPath(record.key), JSON.stringify(record)))
+      attempt("write", recordPath(record.key), () => (Fault.point("record"), Atomic.writeFile(recordPath(record.key), JSON.stringify(record))))
 
     const staging = (label: string) =>
       Effect.acquireRelease(
