@@ -58,6 +58,8 @@ const handleErrors = <A, R>(effect: Effect.Effect<A, unknown, R>) =>
       if (defect instanceof Error && typeof sys.code === "string" && typeof sys.path === "string") {
         return failWith(1)({ message: `cannot use ${sys.path}: ${sys.code} (${sys.syscall ?? "file system"})` })
       }
+      // Our own tagged errors (the store, the lineage database) say what went wrong themselves.
+      if (defect instanceof Error && typeof (defect as { _tag?: unknown })._tag === "string") return failWith(1)(defect)
       return failWith(1)({ message: `internal error: ${defect instanceof Error ? defect.message : String(defect)}` })
     })
   )
@@ -152,6 +154,12 @@ const run = Command.make("run", {
       isolateAll: a.isolate,
       emit
     }).pipe(Effect.provide(services(storeRoot(a.store, a.pipeline))))
+    // One line on stderr names the first failure (the stage lines above name every one).
+    const failures = outcomes.flatMap((o) => [...o.stages].filter(([, r]) => r.status === "failed").map(([, r]) => r.error ?? "failed"))
+    if (failures.length > 0) {
+      const more = failures.length > 1 ? ` (and ${failures.length - 1} more failed stage${failures.length > 2 ? "s" : ""})` : ""
+      return yield* failWith(1)({ message: `${failures[0]}${more}` })
+    }
     if (outcomes.some((o) => o.status === "failed")) return yield* new CliExit({ code: 1 })
   }))).pipe(Command.withDescription("Run a pipeline: recompute only the stages whose code, params, inputs or environment changed"))
 
@@ -395,10 +403,15 @@ const pinkflow = Command.make("pinkflow").pipe(
 )
 
 pinkflow.pipe(
-  Command.run({ version: "0.1.0" }),
-  // Bad arguments: Effect CLI has shown the help and the error; exit 2 like every user mistake.
-  Effect.catchIf((e) => (e as { _tag?: string })._tag === "ShowHelp", (e) =>
-    ((e as unknown as { errors: ReadonlyArray<unknown> }).errors.length > 0 ? Effect.fail(new CliExit({ code: 2 })) : Effect.void)),
+  Command.run({ version: "0.1.0", renderErrors: false }),
+  // Ctrl-C: one line, then exit 130. A run keeps every stage it completed.
+  Effect.onInterrupt(() => Effect.sync(() => void process.stderr.write("pinkflow: interrupted (completed stages are kept; run again to continue)\n"))),
+  // Bad arguments: Effect CLI has shown the help on stdout; one line on stderr and exit 2 like
+  // every user mistake.
+  Effect.catchIf((e) => (e as { _tag?: string })._tag === "ShowHelp", (e) => {
+    const errors = (e as unknown as { errors: ReadonlyArray<{ readonly message: string }> }).errors
+    return errors.length > 0 ? failWith(2)({ message: errors.map((x) => x.message.replace(/\s+/g, " ").trim()).join("; ") }) : Effect.void
+  }),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({ disableErrorReporting: true })
 )

@@ -13,7 +13,7 @@ import * as path from "node:path"
 import type * as Pipeline from "./Pipeline.ts"
 import type * as Stage from "./Stage.ts"
 
-export type Reason = "duplicate-stage" | "unknown-input" | "missing-file" | "cycle" | "params" | "load"
+export type Reason = "invalid-stage" | "duplicate-stage" | "unknown-input" | "missing-file" | "cycle" | "params" | "load"
 
 export class PipelineError extends Data.TaggedError("PipelineError")<{
   readonly reason: Reason
@@ -43,6 +43,17 @@ export const make = (
   const fail = (reason: Reason, detail: string, stage?: string) =>
     ({ ok: false, error: new PipelineError({ reason, file, stage, detail }) }) as const
   const g: Dag = new Graph({ directed: true })
+  // Checked here as well as by the types, for pipelines written in plain JavaScript.
+  for (const [i, stage] of pipeline.stages.entries()) {
+    if (typeof stage !== "object" || stage === null || (stage as { _tag?: unknown })._tag !== "Stage") {
+      return fail("invalid-stage", `stages[${i}] is not a stage (make stages with Stage.make)`)
+    }
+    const bad = Object.entries(stage.inputs).find(([, spec]) => {
+      const tag = (spec as { _tag?: unknown } | null)?._tag
+      return tag !== "FromStage" && tag !== "FromProject"
+    })
+    if (bad !== undefined) return fail("invalid-stage", `input ${bad[0]}: not an input (use Input.file, Input.json, …)`, stage.name)
+  }
   for (const stage of pipeline.stages) {
     const existing = g.node(stage.name)
     if (existing === stage) continue

@@ -67,6 +67,7 @@ export const runLease = Effect.gen(function*() {
   // The store itself first, so that a store path the file system refuses is the one named.
   fs.mkdirSync(root, { recursive: true })
   yield* Lock.lease(path.join(root, "locks", "runs"))
+  Lock.pruneStale(path.join(root, "locks"))
   yield* Lock.awaitFree(path.join(root, "locks", "gc.lock"))
 })
 

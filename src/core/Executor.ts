@@ -16,6 +16,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Artifact from "./Artifact.ts"
 import * as CacheKey from "./CacheKey.ts"
+import * as Digest from "./Digest.ts"
 import * as Fault from "./Fault.ts"
 import type * as Event from "./Event.ts"
 import { Lineage, type Execution, type StageInRun } from "./Lineage.ts"
@@ -122,6 +123,26 @@ export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, 
     })
   })
 
+  /**
+   * Rehashes a stored input (every blob of a tree) before a stage reads it, through the stat
+   * cache, so a damaged object is never fed to a stage: it fails naming the object instead.
+   */
+  const checkStored = (input: string, spec: CacheKey.InputRecord) =>
+    Effect.tryPromise({
+      try: async () => {
+        const digests = [spec.digest]
+        if (Artifact.isTreeKind(spec.kind)) {
+          const m = JSON.parse(await fs.promises.readFile(store.blobPath(spec.digest), "utf8"))
+          if (Digest.isManifest(m)) digests.push(...m.entries.map(([, d]) => d))
+        }
+        for (const d of digests) {
+          const actual = await cache.get(store.blobPath(d), "sha256", async (f) => (await Digest.ofFile(f)).digest)
+          if (actual !== d) throw new Error(`stored object ${d.slice(0, 12)} is corrupt (its content no longer matches its digest); \`pinkflow verify --repair\` removes it and the results that need it`)
+        }
+      },
+      catch: (e) => new StageFailed({ stage: "", detail: `input ${input}: ${e instanceof Error ? e.message : String(e)}` })
+    })
+
   const inputValue = (spec: CacheKey.InputRecord & { readonly path?: string }) => {
     if (spec.path !== undefined) return Effect.succeed<unknown>(spec.path)
     if (Artifact.isValueKind(spec.kind)) return store.readJson(spec.digest)
@@ -147,6 +168,9 @@ export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, 
       const inputs: Record<string, unknown> = {}
       for (const [name, spec] of Object.entries(stage.inputs)) {
         const rec = record.inputs[name]!
+        if (spec._tag !== "FromProject") {
+          yield* checkStored(name, rec).pipe(Effect.mapError((e) => new StageFailed({ stage: stage.name, detail: e.detail })))
+        }
         inputs[name] = yield* inputValue(
           spec._tag === "FromProject" ? { ...rec, path: path.resolve(plan.loaded.root, spec.path) } : rec
         )

@@ -182,6 +182,7 @@ export const load = Effect.fn("Loader.load")(function*(pipelineFile: string) {
   const root = projectRoot(abs)
   const file = path.relative(root, abs).split(path.sep).join("/")
   if (!fs.existsSync(abs)) return yield* loadError(pipelineFile, "no such pipeline file")
+  if (!fs.statSync(abs).isFile()) return yield* loadError(pipelineFile, "not a file (give a pipeline file, e.g. pipelines/pink.ts)")
   const outdir = path.join(root, ".pinkflow", "build")
   const recordPath = path.join(outdir, `${Digest.ofBytes(abs).slice(0, 16)}.json`)
 

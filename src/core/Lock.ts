@@ -56,19 +56,31 @@ const tryAcquire = (file: string, me: Owner): boolean => {
     if (st !== undefined && Date.now() - st.mtimeMs > 2000) fs.rmSync(file, { force: true })
     return false
   }
-  if (owner.host === os.hostname() && !alive(owner.pid)) {
-    // Take the stale lock aside, and put it back if someone else's fresh lock was taken instead.
-    const aside = `${file}.stale-${me.nonce}`
-    try {
-      fs.renameSync(file, aside)
-    } catch {
-      return false
-    }
-    const moved = readOwner(aside)
-    if (moved?.nonce === owner.nonce) fs.rmSync(aside, { force: true })
-    else fs.renameSync(aside, file)
-  }
+  if (owner.host === os.hostname() && !alive(owner.pid)) removeStale(file, owner, me.nonce)
   return false
+}
+
+/** Takes a stale lock aside and deletes it, putting it back if someone's fresh lock was taken instead. */
+const removeStale = (file: string, stale: Owner, nonce: string) => {
+  const aside = `${file}.stale-${nonce}`
+  try {
+    fs.renameSync(file, aside)
+  } catch {
+    return
+  }
+  const moved = readOwner(aside)
+  if (moved?.nonce === stale.nonce) fs.rmSync(aside, { force: true })
+  else fs.renameSync(aside, file)
+}
+
+/** Removes every lock in `dir` whose owner is a dead process on this host. */
+export const pruneStale = (dir: string): void => {
+  const nonce = randomBytes(8).toString("hex")
+  for (const name of fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith(".lock")) : []) {
+    const file = path.join(dir, name)
+    const owner = readOwner(file)
+    if (owner !== undefined && owner.host === os.hostname() && !alive(owner.pid)) removeStale(file, owner, nonce)
+  }
 }
 
 /**
@@ -102,6 +114,7 @@ export const lease = (dir: string) => {
     Effect.sync(() => {
       fs.mkdirSync(dir, { recursive: true })
       fs.writeFileSync(file, JSON.stringify(me))
+      liveLeases(dir) // prunes the leases of dead processes
       return me
     }),
     () => Effect.sync(() => fs.rmSync(file, { force: true }))

@@ -62,9 +62,19 @@ export const verify = Effect.fn("Maintenance.verify")(function*(options: { reado
   const good = records(store.root)
   const unreadableRecords = all.filter((f) => !good.some((r) => r.file === f)).map((f) => path.relative(store.root, f))
   const bad = new Set(corrupt)
+  const holdsBad = (o: { readonly kind: string; readonly digest: string }) => {
+    if (bad.has(o.digest)) return true
+    if (o.kind !== "directory" && o.kind !== "model") return false
+    try {
+      const m = JSON.parse(fs.readFileSync(store.blobPath(o.digest), "utf8"))
+      return Digest.isManifest(m) && m.entries.some(([, d]) => bad.has(d))
+    } catch {
+      return true
+    }
+  }
   const missing = good.flatMap((r) =>
     Object.entries(r.outputs)
-      .filter(([, o]) => bad.has(o.digest) || !store.isComplete(o))
+      .filter(([, o]) => holdsBad(o) || !store.isComplete(o))
       .map(([output, o]) => ({ key: r.key, stage: r.record.stage, output, digest: o.digest })))
   const lineage = yield* Lineage
   const lineageError = yield* lineage.read.pipe(Effect.as(null), Effect.catch((e) => Effect.succeed(e.detail)))
@@ -73,6 +83,19 @@ export const verify = Effect.fn("Maintenance.verify")(function*(options: { reado
     for (const d of corrupt) fs.rmSync(store.blobPath(d), { force: true })
     for (const m of missing) fs.rmSync(store.recordPath(m.key), { force: true })
     for (const f of unreadableRecords) fs.rmSync(path.join(store.root, f), { force: true })
+    // Materialised trees hard-link their blobs: drop every tree that holds a bad or missing one.
+    const gone = new Set([...corrupt, ...missing.map((m) => m.digest)])
+    const treeDir = path.join(store.root, "trees")
+    for (const name of fs.existsSync(treeDir) ? fs.readdirSync(treeDir) : []) {
+      let holds = gone.has(name)
+      try {
+        const m = JSON.parse(fs.readFileSync(store.blobPath(name), "utf8"))
+        holds ||= Digest.isManifest(m) && m.entries.some(([, d]) => gone.has(d))
+      } catch {
+        holds = true
+      }
+      if (holds) fs.rmSync(path.join(treeDir, name), { recursive: true, force: true })
+    }
     if (lineageError !== null) {
       const dropped = new Set(missing.map((m) => m.key))
       lineageMovedTo = yield* lineage.rebuild(good.filter((r) => !dropped.has(r.key)))

@@ -10,6 +10,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Fault from "../core/Fault.ts"
 import type * as Freeze from "../model/Freeze.ts"
 import * as W from "../model/Weights.ts"
 import * as AdamW from "./AdamW.ts"
@@ -75,6 +76,7 @@ const saveCheckpoint = async (dir: string, weights: W.Weights, state: AdamW.Stat
   await W.save(tmp, tensors, { step, adamStep: state.step })
   await fs.promises.rm(path.join(dir, name), { recursive: true, force: true })
   await fs.promises.rename(tmp, path.join(dir, name))
+  Fault.point("checkpoint")
   const latest: Latest = { step, dir: name, losses }
   const pointer = `${latestFile(dir)}.tmp-${process.pid}`
   await fs.promises.writeFile(pointer, JSON.stringify(latest))
