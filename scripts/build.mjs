@@ -17,3 +17,7 @@ await esbuild.build({
   keepNames: false,
   logLevel: "warning"
 })
+
+// The lineage explorer's static files, served by `pinkflow ui` from beside the bundle.
+import * as fs from "node:fs"
+fs.cpSync("src/ui/app", "dist/ui", { recursive: true })

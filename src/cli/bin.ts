@@ -396,16 +396,34 @@ const verify = Command.make("verify", {
   }))).pipe(Command.withDescription("Rehash the store; report corrupt or missing objects"))
 
 // ---------------------------------------------------------------------------------------------
+// ui
+
+/** The explorer's static files, built beside this bundle. */
+const UI_APP = fileURLToPath(new URL("./ui/", import.meta.url))
+
+const ui = Command.make("ui", {
+  port: Flag.Int("port").pipe(Flag.withDescription("Port to listen on (0: any free port)"), Flag.withDefault(4800)),
+  host: Flag.String("host").pipe(Flag.withDescription("Address to listen on (loopback unless you choose otherwise)"), Flag.withDefault("127.0.0.1")),
+  store: storeFlag
+}, (a) =>
+  handleErrors(Effect.scoped(Effect.gen(function*() {
+    const UiServer = yield* Effect.promise(() => import("../ui/Server.ts"))
+    const server = yield* UiServer.serve({ storeRoot: storeRoot(a.store), projectRoot: process.cwd(), host: a.host, port: a.port, appDir: UI_APP })
+    yield* print(`pinkflow ui: ${server.url}  (store ${storeRoot(a.store)}; Ctrl-C stops it)`)
+    return yield* Effect.never
+  })))).pipe(Command.withDescription("Serve the lineage explorer: the DAG, runs, lineage, metrics and predictions in a browser"))
+
+// ---------------------------------------------------------------------------------------------
 
 const pinkflow = Command.make("pinkflow").pipe(
   Command.withDescription("Typed, cached, content-addressed experiment pipelines"),
-  Command.withSubcommands([run, status, why, dag, lineage, pathCommand, runs, show, compare, pinCommand("pin"), pinCommand("unpin"), gc, verify])
+  Command.withSubcommands([run, status, why, dag, lineage, pathCommand, runs, show, compare, pinCommand("pin"), pinCommand("unpin"), gc, verify, ui])
 )
 
 pinkflow.pipe(
   Command.run({ version: "0.1.0", renderErrors: false }),
   // Ctrl-C: one line, then exit 130. A run keeps every stage it completed.
-  Effect.onInterrupt(() => Effect.sync(() => void process.stderr.write("pinkflow: interrupted (completed stages are kept; run again to continue)\n"))),
+  Effect.onInterrupt(() => Effect.sync(() => void process.stderr.write(`pinkflow: interrupted${process.argv[2] === "run" ? " (completed stages are kept; run again to continue)" : ""}\n`))),
   // Bad arguments: Effect CLI has shown the help on stdout; one line on stderr and exit 2 like
   // every user mistake.
   Effect.catchIf((e) => (e as { _tag?: string })._tag === "ShowHelp", (e) => {

@@ -46,3 +46,9 @@ export const accuracy = (results: ReadonlyArray<{ readonly correct: boolean; rea
   const correct = results.filter((r) => r.correct).length
   return { n, correct, accuracy: n === 0 ? 0 : correct / n, formatErrors: results.filter((r) => r.formatError === true).length }
 }
+
+/** The self-consistency rule: the model's own grounding parses to exactly one box with IoU ≥ `minIou`. */
+export const keepPair = (description: string, grounded: string, truth: Box.Norm, minIou: number): boolean => {
+  const box = parseSingleBox(grounded)
+  return box !== null && Box.iou(box, truth) >= minIou && description.trim() !== "" && !description.includes("[")
+}

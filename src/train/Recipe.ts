@@ -213,11 +213,6 @@ export const selectCandidates = (scenes: ReadonlyArray<Scene.Scene>, o: { readon
   return { candidates, images }
 }
 
-/** The self-consistency rule: the model's own grounding parses to exactly one box with IoU ≥ `minIou`. */
-export const keepPair = (description: string, grounded: string, truth: Box.Norm, minIou: number): boolean => {
-  const box = Metrics.parseSingleBox(grounded)
-  return box !== null && Box.iou(box, truth) >= minIou && description.trim() !== "" && !description.includes("[")
-}
 
 const GROUNDING_CAPTION = "Give a short phrase for <loc>{box}</loc>."
 const GROUNDING = "Where is <des>{phrase}</des>? Answer with its box."
@@ -256,7 +251,7 @@ export const bootstrapFilter = (candidatesDir: string, detectionDir: string, out
   for (const r of rows) {
     const stat = perCategory.get(r.category) ?? { kept: 0, total: 0 }
     stat.total++
-    if (keepPair(r.description, r.grounded, r.truth, o.minIou)) {
+    if (Metrics.keepPair(r.description, r.grounded, r.truth, o.minIou)) {
       stat.kept++
       const scene = byId.get(r.imageId)!
       const obj = scene.objects.find((x) => x.id === r.objectId)!

@@ -1,6 +1,7 @@
 /** The bootstrapping filter rules on hand-built cases. */
 import test from "ava"
 import type * as Scene from "../../src/data/Scene.ts"
+import * as Metrics from "../../src/eval/Metrics.ts"
 import * as Recipe from "../../src/train/Recipe.ts"
 
 const obj = (id: number, w: number, h: number): Scene.SceneObject => ({ id, name: "square", attributes: [], box: { x: 0, y: 0, w, h } })
@@ -17,12 +18,12 @@ test("images with too many annotations and objects below the area threshold are 
 
 test("a pair is kept only when its grounding is exactly one box with IoU ≥ 0.5", (t) => {
   const truth = [0.1, 0.1, 0.5, 0.5] as const
-  t.true(Recipe.keepPair("the red square", "[0.100,0.100,0.500,0.500]", truth, 0.5))
+  t.true(Metrics.keepPair("the red square", "[0.100,0.100,0.500,0.500]", truth, 0.5))
   // IoU exactly 0.5 (dyadic coordinates, so exact in floating point) is kept (≥), unlike REC's strict >.
-  t.true(Recipe.keepPair("the red square", "[0.000,0.000,0.500,0.250]", [0, 0, 0.5, 0.5], 0.5))
-  t.false(Recipe.keepPair("the red square", "[0.000,0.000,0.500,0.240]", [0, 0, 0.5, 0.5], 0.5))
-  t.false(Recipe.keepPair("the red square", "[0.100,0.100,0.500,0.500] [0.100,0.100,0.500,0.500]", truth, 0.5), "two boxes")
-  t.false(Recipe.keepPair("the red square", "N/A", truth, 0.5))
-  t.false(Recipe.keepPair("", "[0.100,0.100,0.500,0.500]", truth, 0.5), "an empty description")
-  t.false(Recipe.keepPair("[0.100,0.100,0.500,0.500]", "[0.100,0.100,0.500,0.500]", truth, 0.5), "a box is no description")
+  t.true(Metrics.keepPair("the red square", "[0.000,0.000,0.500,0.250]", [0, 0, 0.5, 0.5], 0.5))
+  t.false(Metrics.keepPair("the red square", "[0.000,0.000,0.500,0.240]", [0, 0, 0.5, 0.5], 0.5))
+  t.false(Metrics.keepPair("the red square", "[0.100,0.100,0.500,0.500] [0.100,0.100,0.500,0.500]", truth, 0.5), "two boxes")
+  t.false(Metrics.keepPair("the red square", "N/A", truth, 0.5))
+  t.false(Metrics.keepPair("", "[0.100,0.100,0.500,0.500]", truth, 0.5), "an empty description")
+  t.false(Metrics.keepPair("[0.100,0.100,0.500,0.500]", "[0.100,0.100,0.500,0.500]", truth, 0.5), "a box is no description")
 })
