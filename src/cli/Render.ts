@@ -34,6 +34,8 @@ export const jsonEvents = (write: Write): Event.Sink => (e) => {
       return write(JSON.stringify({ type: "waiting", stage: e.stage, key: e.key, pid: e.pid, host: e.host }))
     case "StageStarted":
       return write(JSON.stringify({ type: "started", stage: e.stage, key: e.key }))
+    case "StageSubmitted":
+      return write(JSON.stringify({ type: "submitted", stage: e.stage, job: e.job }))
     case "StageLog":
       return write(JSON.stringify({ type: "log", stage: e.stage, line: e.line }))
     case "RunFinished":
@@ -72,6 +74,8 @@ export const textEvents = (write: Write, options: { readonly verbose: boolean })
         return write(`  waiting  ${pad(e.stage, width)}  computed by pid ${e.pid} on ${e.host}`)
       case "StageStarted":
         return options.verbose ? write(`  started  ${e.stage}`) : undefined
+      case "StageSubmitted":
+        return write(`  queued   ${pad(e.stage, width)}  slurm job ${e.job}`)
       case "StageLog":
         // Progress bars and table rows are for the user; other log lines only with --verbose.
         return options.verbose || e.line.startsWith("progress ") || e.line.startsWith("| ")

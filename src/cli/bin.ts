@@ -18,6 +18,7 @@ import * as Loader from "../core/Loader.ts"
 import * as Maintenance from "../core/Maintenance.ts"
 import * as Pipeline from "../core/Pipeline.ts"
 import * as Query from "../core/Query.ts"
+import * as Slurm from "../core/Slurm.ts"
 import { StatCache } from "../core/StatCache.ts"
 import { Store } from "../core/Store.ts"
 import * as Format from "./Format.ts"
@@ -49,7 +50,7 @@ const handleErrors = <A, R>(effect: Effect.Effect<A, unknown, R>) =>
     Effect.catch((e: unknown) => {
       if (e instanceof CliExit) return Effect.fail(e)
       const tag = (e as { _tag?: string })._tag
-      const code = tag === "PipelineError" || tag === "QueryError" || tag === "ArgumentError" ? 2 : 1
+      const code = tag === "PipelineError" || tag === "QueryError" || tag === "ArgumentError" || tag === "ConfigError" ? 2 : 1
       return failWith(code)(e instanceof Error ? e : { message: String(e) })
     }),
     Effect.catchDefect((defect) => {
@@ -120,6 +121,8 @@ const parseSet = (pairs: ReadonlyArray<string>) =>
 
 /** The worker-process entry, built beside this bundle. */
 const WORKER = fileURLToPath(new URL("./worker.mjs", import.meta.url))
+/** This bundle, which Slurm jobs run as `node <bundle> job <spec>`. */
+const SELF = fileURLToPath(import.meta.url)
 
 const run = Command.make("run", {
   pipeline: pipelineArg,
@@ -134,6 +137,12 @@ const run = Command.make("run", {
     Flag.optional
   ),
   isolate: Flag.Boolean("isolate").pipe(Flag.withDescription("Run every stage in its own worker process"), Flag.withDefault(false)),
+  executor: Flag.Literals("executor", ["local", "slurm"]).pipe(
+    Flag.withDescription("Where stages run: this machine, or one Slurm job per stage (default: pinkflow.config.json, then the pipeline file, then local)"),
+    Flag.optional
+  ),
+  partition: Flag.String("partition").pipe(Flag.withDescription("Slurm partition (implies --executor slurm)"), Flag.optional),
+  account: Flag.String("account").pipe(Flag.withDescription("Slurm account (implies --executor slurm)"), Flag.optional),
   verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Print stage logs"), Flag.withDefault(false)),
   json,
   store: storeFlag
@@ -152,6 +161,12 @@ const run = Command.make("run", {
       keepGoing: a.keepGoing,
       worker: WORKER,
       isolateAll: a.isolate,
+      executor: {
+        ...(Option.isSome(a.executor) ? { kind: a.executor.value } : {}),
+        ...(Option.isSome(a.partition) ? { partition: a.partition.value } : {}),
+        ...(Option.isSome(a.account) ? { account: a.account.value } : {})
+      },
+      cli: SELF,
       emit
     }).pipe(Effect.provide(services(storeRoot(a.store, a.pipeline))))
     // One line on stderr names the first failure (the stage lines above name every one).
@@ -396,6 +411,21 @@ const verify = Command.make("verify", {
   }))).pipe(Command.withDescription("Rehash the store; report corrupt or missing objects"))
 
 // ---------------------------------------------------------------------------------------------
+// job (what a Slurm job runs)
+
+const job = Command.make("job", {
+  spec: Argument.String("spec").pipe(Argument.withDescription("The job file the Slurm executor wrote")),
+  store: storeFlag
+}, (a) =>
+  handleErrors(Effect.gen(function*() {
+    const result = yield* Slurm.runJob(a.spec, (e) => {
+      if (e._tag === "StageLog") process.stdout.write(`${e.line}\n`)
+    }).pipe(Effect.provide(services(storeRoot(a.store))))
+    if (result.status === "failed") return yield* failWith(1)({ message: result.error })
+    yield* print(result.status === "ran" ? `pinkflow: computed ${result.execution.stage} (key ${result.execution.key.slice(0, 12)})` : `pinkflow: already stored (key ${result.key.slice(0, 12)})`)
+  }))).pipe(Command.withDescription("Compute one stage key against the store (run by the Slurm executor's jobs)"))
+
+// ---------------------------------------------------------------------------------------------
 // ui
 
 /** The explorer's static files, built beside this bundle. */
@@ -417,7 +447,7 @@ const ui = Command.make("ui", {
 
 const pinkflow = Command.make("pinkflow").pipe(
   Command.withDescription("Typed, cached, content-addressed experiment pipelines"),
-  Command.withSubcommands([run, status, why, dag, lineage, pathCommand, runs, show, compare, pinCommand("pin"), pinCommand("unpin"), gc, verify, ui])
+  Command.withSubcommands([run, status, why, dag, lineage, pathCommand, runs, show, compare, pinCommand("pin"), pinCommand("unpin"), gc, verify, ui, job])
 )
 
 pinkflow.pipe(

@@ -16,6 +16,8 @@ import * as Loader from "./Loader.ts"
 import * as Lock from "./Lock.ts"
 import * as Pipeline from "./Pipeline.ts"
 import * as Plan from "./Plan.ts"
+import * as ProjectConfig from "./ProjectConfig.ts"
+import * as Slurm from "./Slurm.ts"
 import { StatCache } from "./StatCache.ts"
 import * as Status from "./Status.ts"
 import { Store } from "./Store.ts"
@@ -32,6 +34,10 @@ export interface RunOptions {
   /** The worker script for isolated stages, and whether to isolate every stage. */
   readonly worker?: string | undefined
   readonly isolateAll?: boolean
+  /** Executor settings from the command line (over the config file, over the pipeline file). */
+  readonly executor?: Partial<{ readonly kind: "local" | "slurm"; readonly partition: string; readonly account: string }>
+  /** The CLI entry Slurm jobs run (`node <cli> job <spec>`). */
+  readonly cli?: string
 }
 
 export interface VariantOutcome {
@@ -79,6 +85,8 @@ export const run = Effect.fn("Engine.run")(function*(file: string, options: RunO
     return yield* new PipelineError({ reason: "params", file: plans[0]!.loaded.file, detail: `--force ${missing}: no stage named "${missing}"` })
   }
   const force = new Set(options.force)
+  const config = yield* ProjectConfig.load(plans[0]!.loaded.root)
+  const chosen = ProjectConfig.executor(options.executor ?? {}, config, plans[0]!.loaded.pipeline)
   const lineage = yield* Lineage
   const outcomes: Array<VariantOutcome> = []
   for (const plan of plans) {
@@ -134,15 +142,7 @@ export const run = Effect.fn("Engine.run")(function*(file: string, options: RunO
           durationMs: performance.now() - t0
         })
       })))
-    const executed = yield* Executor.execute(plan, {
-      run: id,
-      concurrency: options.concurrency,
-      gpus: options.gpus,
-      keepGoing: options.keepGoing,
-      worker: options.worker,
-      isolateAll: options.isolateAll,
-      force,
-      emit: (e) => {
+    const emit: Event.Sink = (e) => {
         if (e._tag === "StageCached" || e._tag === "StageSkipped") {
           results.set(e.stage, e._tag === "StageCached"
             ? { status: "cached", key: e.key, outputs: e.outputs, durationMs: 0 }
@@ -154,7 +154,18 @@ export const run = Effect.fn("Engine.run")(function*(file: string, options: RunO
         }
         options.emit(e)
       }
-    }).pipe(Effect.onInterrupt(() => Effect.orDie(finish("interrupted"))))
+    const executed = yield* (chosen.kind === "slurm"
+      ? Slurm.execute(plan, { run: id, keepGoing: options.keepGoing, force, emit, cli: options.cli ?? process.argv[1]! }, chosen)
+      : Executor.execute(plan, {
+        run: id,
+        concurrency: options.concurrency,
+        gpus: options.gpus,
+        keepGoing: options.keepGoing,
+        worker: options.worker,
+        isolateAll: options.isolateAll,
+        force,
+        emit
+      })).pipe(Effect.onInterrupt(() => Effect.orDie(finish("interrupted"))))
     const failed = [...executed.values()].some((r) => r.status === "failed" || r.status === "skipped")
     yield* finish(failed ? "failed" : "succeeded")
     yield* (yield* StatCache).save

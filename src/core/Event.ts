@@ -9,6 +9,7 @@ export type Event =
   | { readonly _tag: "StageCached"; readonly stage: string; readonly key: string; readonly outputs: Readonly<Record<string, Stored>> }
   | { readonly _tag: "StageWaiting"; readonly stage: string; readonly key: string; readonly pid: number; readonly host: string }
   | { readonly _tag: "StageStarted"; readonly stage: string; readonly key: string }
+  | { readonly _tag: "StageSubmitted"; readonly stage: string; readonly job: string }
   | { readonly _tag: "StageLog"; readonly stage: string; readonly line: string }
   | { readonly _tag: "StageSucceeded"; readonly stage: string; readonly key: string; readonly outputs: Readonly<Record<string, Stored>>; readonly durationMs: number }
   | { readonly _tag: "StageFailed"; readonly stage: string; readonly key: string | null; readonly error: string; readonly durationMs: number }

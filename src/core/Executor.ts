@@ -9,32 +9,17 @@
  * cache record. A failure skips the stage's descendants and, without `keepGoing`, every stage not
  * yet started. Interruption removes staging directories and records the run as interrupted.
  */
-import { Data, Deferred, Effect, Semaphore } from "effect"
-import { fork } from "node:child_process"
-import * as fs from "node:fs"
+import { Deferred, Effect, Semaphore } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Artifact from "./Artifact.ts"
 import * as CacheKey from "./CacheKey.ts"
-import * as Digest from "./Digest.ts"
-import * as Fault from "./Fault.ts"
+import * as Compute from "./Compute.ts"
 import type * as Event from "./Event.ts"
-import { Lineage, type Execution, type StageInRun } from "./Lineage.ts"
+import * as Lineage from "./Lineage.ts"
 import * as Lock from "./Lock.ts"
 import * as Plan from "./Plan.ts"
-import type * as Stage from "./Stage.ts"
 import { StatCache } from "./StatCache.ts"
-import { Store, type CacheRecord, type Stored } from "./Store.ts"
-import type * as Worker from "./Worker.ts"
-
-export class StageFailed extends Data.TaggedError("StageFailed")<{
-  readonly stage: string
-  readonly detail: string
-}> {
-  override get message(): string {
-    return `stage ${this.stage} failed: ${this.detail}`
-  }
-}
+import { Store, type Stored } from "./Store.ts"
 
 export interface Options {
   readonly run: string
@@ -50,7 +35,7 @@ export interface Options {
 }
 
 export interface StageResult {
-  readonly status: StageInRun["status"]
+  readonly status: Lineage.StageInRun["status"]
   readonly key: string | null
   readonly outputs: Readonly<Record<string, Stored>>
   readonly durationMs: number
@@ -61,43 +46,11 @@ const now = () => performance.now()
 
 const FLUSH_INTERVAL_MS = 1000
 
-/** Runs a stage body in a child process; aborting the signal terminates it. */
-const inWorker = (script: string, job: Worker.Job, log: (line: string) => void, signal: AbortSignal) =>
-  new Promise<Stage.Executed>((resolve) => {
-    const child = fork(script, [], { stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced" })
-    let result: Stage.Executed | undefined
-    const lines = (stream: NodeJS.ReadableStream | null) =>
-      stream?.setEncoding("utf8").on("data", (chunk: string) => chunk.split("\n").filter((l) => l !== "").forEach(log))
-    lines(child.stdout)
-    lines(child.stderr)
-    child.on("message", (m: Worker.Message) => {
-      if (m.type === "log") log(m.line)
-      else result = m.result
-    })
-    const stop = () => {
-      child.kill("SIGTERM")
-      setTimeout(() => child.kill("SIGKILL"), 5000).unref()
-    }
-    signal.addEventListener("abort", stop, { once: true })
-    child.on("exit", (code, sig) => {
-      signal.removeEventListener("abort", stop)
-      if (result !== undefined) return resolve(result)
-      const interrupted = signal.aborted
-      const message = interrupted ? "interrupted" : `worker process exited with ${sig ?? `code ${code}`} before finishing`
-      resolve({ ok: false, interrupted, message, detail: message })
-    })
-    child.send(job)
-  })
-
-const validMetrics = (value: unknown): boolean =>
-  typeof value === "object" && value !== null && !Array.isArray(value) &&
-  Object.values(value).every((v) => typeof v === "number")
-
 /** Executes one variant's plan; returns each stage's result, in plan order. */
 export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, options: Options) {
   const store = yield* Store
   const cache = yield* StatCache
-  const lineage = yield* Lineage
+  const lineage = yield* Lineage.Lineage
   const cpu = yield* Semaphore.make(Math.max(1, options.concurrency))
   const gpu = yield* Semaphore.make(Math.max(1, options.gpus))
   const done = new Map<string, Deferred.Deferred<StageResult>>()
@@ -107,147 +60,21 @@ export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, 
   // Executions reach lineage in batches (at most FLUSH_INTERVAL_MS apart, and at the end): one
   // database write per stage would make a run of n small stages cost O(n²). The cache record,
   // written first, holds everything but the log, so a crash between flushes loses no result.
-  let pending: Array<Execution> = []
+  let pending: Array<Lineage.Execution> = []
   let lastFlush = performance.now()
   const flush = Effect.suspend(() => {
     const batch = pending
     pending = []
     lastFlush = performance.now()
-    return batch.length === 0 ? Effect.void : lineage.update((db) => {
-      for (const e of batch) {
-        db.executions[e.key] = e
-        for (const [output, s] of Object.entries(e.outputs)) {
-          db.artifacts[s.digest] ??= { kind: s.kind, size: s.size, producer: { key: e.key, stage: e.stage, output } }
-        }
-      }
-    })
+    return batch.length === 0 ? Effect.void : lineage.update((db) => Lineage.addExecutions(db, batch))
   })
-
-  /**
-   * Rehashes a stored input (every blob of a tree) before a stage reads it, through the stat
-   * cache, so a damaged object is never fed to a stage: it fails naming the object instead.
-   */
-  const checkStored = (input: string, spec: CacheKey.InputRecord) =>
-    Effect.tryPromise({
-      try: async () => {
-        const digests = [spec.digest]
-        if (Artifact.isTreeKind(spec.kind)) {
-          const m = JSON.parse(await fs.promises.readFile(store.blobPath(spec.digest), "utf8"))
-          if (Digest.isManifest(m)) digests.push(...m.entries.map(([, d]) => d))
-        }
-        for (const d of digests) {
-          const actual = await cache.get(store.blobPath(d), "sha256", async (f) => (await Digest.ofFile(f)).digest)
-          if (actual !== d) throw new Error(`stored object ${d.slice(0, 12)} is corrupt (its content no longer matches its digest); \`pinkflow verify --repair\` removes it and the results that need it`)
-        }
-      },
-      catch: (e) => new StageFailed({ stage: "", detail: `input ${input}: ${e instanceof Error ? e.message : String(e)}` })
-    })
-
-  const inputValue = (spec: CacheKey.InputRecord & { readonly path?: string }) => {
-    if (spec.path !== undefined) return Effect.succeed<unknown>(spec.path)
-    if (Artifact.isValueKind(spec.kind)) return store.readJson(spec.digest)
-    if (Artifact.isTreeKind(spec.kind)) return store.materialize(spec.digest)
-    return Effect.succeed<unknown>(store.blobPath(spec.digest))
-  }
-
-  /** Runs the body and stores its outputs. */
-  const compute = (planned: Plan.Planned, key: string, record: CacheKey.KeyRecord) =>
-    Effect.scoped(Effect.gen(function*() {
-      const stage = planned.stage
-      const staging = yield* store.staging(stage.name)
-      const outDir = path.join(staging, "out")
-      const workDir = path.join(staging, "work")
-      fs.mkdirSync(workDir, { recursive: true })
-      fs.mkdirSync(outDir, { recursive: true })
-      const outputs: Record<string, string> = {}
-      for (const [name, out] of Object.entries(stage.outputs)) {
-        if (Artifact.isValueKind(out.kind)) continue
-        outputs[name] = path.join(outDir, name)
-        if (Artifact.isTreeKind(out.kind)) fs.mkdirSync(outputs[name], { recursive: true })
-      }
-      const inputs: Record<string, unknown> = {}
-      for (const [name, spec] of Object.entries(stage.inputs)) {
-        const rec = record.inputs[name]!
-        if (spec._tag !== "FromProject") {
-          yield* checkStored(name, rec).pipe(Effect.mapError((e) => new StageFailed({ stage: stage.name, detail: e.detail })))
-        }
-        inputs[name] = yield* inputValue(
-          spec._tag === "FromProject" ? { ...rec, path: path.resolve(plan.loaded.root, spec.path) } : rec
-        )
-      }
-      const log: Array<string> = []
-      const checkpointDir = path.join(store.root, "checkpoints", key)
-      fs.mkdirSync(checkpointDir, { recursive: true })
-      const ctx = {
-        stage: stage.name,
-        params: planned.params,
-        inputs,
-        outputs,
-        workDir,
-        checkpointDir,
-        log: (line: string) => {
-          log.push(line)
-          options.emit({ _tag: "StageLog", stage: stage.name, line })
-          Fault.point("stage.log")
-        }
-      }
-      const startedAt = new Date().toISOString()
-      const t0 = now()
-      options.emit({ _tag: "StageStarted", stage: stage.name, key })
-      const isolated = options.worker !== undefined && (stage.isolated || options.isolateAll === true)
-      const job: Worker.Job = { bundle: plan.loaded.bundle, stage: stage.name, overrides: plan.variant.overrides[stage.name] ?? {}, ctx: { stage: stage.name, inputs, outputs, workDir, checkpointDir } }
-      const result = yield* Effect.tryPromise({
-        try: (signal) => isolated ? inWorker(options.worker!, job, ctx.log, signal) : stage.execute(ctx, signal),
-        catch: (e) => new StageFailed({ stage: stage.name, detail: String(e) })
-      })
-      if (!result.ok) {
-        if (result.interrupted) return yield* Effect.interrupt
-        log.push(result.detail)
-        return yield* new StageFailed({ stage: stage.name, detail: result.message })
-      }
-      const stored: Record<string, Stored> = {}
-      for (const [name, out] of Object.entries(stage.outputs)) {
-        if (Artifact.isValueKind(out.kind)) {
-          const value = result.values[name]
-          if (value === undefined) return yield* new StageFailed({ stage: stage.name, detail: `output ${name} (${out.kind}) was not returned` })
-          if (out.kind === "metrics" && !validMetrics(value)) {
-            return yield* new StageFailed({ stage: stage.name, detail: `output ${name}: metrics must be an object of numbers` })
-          }
-          stored[name] = { ...(yield* store.putJson(value)), kind: out.kind }
-          continue
-        }
-        const p = outputs[name]!
-        const st = fs.statSync(p, { throwIfNoEntry: false })
-        if (st === undefined || (out.kind === "file" ? !st.isFile() : !st.isDirectory())) {
-          return yield* new StageFailed({ stage: stage.name, detail: `output ${name} (${out.kind}) was not written to ${p}` })
-        }
-        stored[name] = out.kind === "file" ? yield* store.putFile(p) : { ...(yield* store.putTree(p)), kind: out.kind }
-      }
-      // A project input edited while the stage ran makes its result untrustworthy: do not cache it.
-      for (const [name, spec] of Object.entries(stage.inputs)) {
-        if (spec._tag !== "FromProject") continue
-        const digest = yield* Effect.promise(() => Plan.projectDigest(cache, plan.loaded.root, spec))
-        if (digest !== record.inputs[name]!.digest) {
-          return yield* new StageFailed({ stage: stage.name, detail: `input ${name} (${spec.path}) changed while the stage ran; its result was not cached` })
-        }
-      }
-      const durationMs = now() - t0
-      const cacheRecord: CacheRecord = { key, record, outputs: stored, createdAt: startedAt, durationMs, run: options.run }
-      yield* store.writeRecord(cacheRecord)
-      Fault.point("stored")
-      // The result is stored: in-stage checkpoints of this key are no longer needed.
-      yield* Effect.promise(() => fs.promises.rm(checkpointDir, { recursive: true, force: true }))
-      pending.push({ key, stage: stage.name, run: options.run, record, outputs: stored, startedAt, durationMs, log })
-      if (performance.now() - lastFlush >= FLUSH_INTERVAL_MS) yield* flush
-      return { status: "ran", key, outputs: stored, durationMs } satisfies StageResult
-    }))
 
   const completeRecord = (key: string) => {
     const rec = store.readRecord(key)
     return rec !== undefined && Object.values(rec.outputs).every(store.isComplete) ? rec : undefined
   }
 
-  const runStage = (name: string): Effect.Effect<StageResult, never> =>
+  const runStage = (name: string): Effect.Effect<StageResult, never, Store | StatCache> =>
     Effect.gen(function*() {
       const planned = plan.stages.get(name)!
       const stage = planned.stage
@@ -282,7 +109,10 @@ export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, 
           return { status: "cached", key, outputs: after.outputs, durationMs: 0 } satisfies StageResult
         }
         const slots = Math.min(Math.max(1, stage.resources.cpu ?? 1), Math.max(1, options.concurrency))
-        const body = cpu.withPermits(slots)(compute(planned, key, record))
+        const body = cpu.withPermits(slots)(Compute.compute(plan, planned, key, record, options).pipe(Effect.map((execution) => {
+          pending.push(execution)
+          return { status: "ran", key, outputs: execution.outputs, durationMs: execution.durationMs } satisfies StageResult
+        }), Effect.tap(() => performance.now() - lastFlush >= FLUSH_INTERVAL_MS ? flush : Effect.void)))
         const gpus = stage.resources.gpu ?? 0
         const result = yield* (gpus > 0 ? gpu.withPermits(Math.min(gpus, Math.max(1, options.gpus)))(body) : body)
         options.emit({ _tag: "StageSucceeded", stage: name, key, outputs: result.outputs, durationMs: result.durationMs })

@@ -57,6 +57,8 @@ export interface Execution {
   readonly startedAt: string
   readonly durationMs: number
   readonly log: ReadonlyArray<string>
+  /** The Slurm job that computed it, under the Slurm executor. */
+  readonly slurmJob?: string
 }
 
 export interface ArtifactInfo {
@@ -168,6 +170,16 @@ export class Lineage extends Context.Service<Lineage, {
 /** A run's status as users should see it: `killed` for a running run whose process is gone. */
 export const effectiveStatus = (run: Run): RunStatus | "killed" =>
   run.status === "running" && run.owner !== undefined && !Lock.isAlive(run.owner) ? "killed" : run.status
+
+/** Records executions and the artifacts they produced (an artifact keeps its first producer). */
+export const addExecutions = (db: Database, executions: ReadonlyArray<Execution>): void => {
+  for (const e of executions) {
+    db.executions[e.key] = e
+    for (const [output, s] of Object.entries(e.outputs)) {
+      db.artifacts[s.digest] ??= { kind: s.kind, size: s.size, producer: { key: e.key, stage: e.stage, output } }
+    }
+  }
+}
 
 /** The most recent run first. */
 export const runsNewestFirst = (db: Database): Array<Run> => [...db.runs].reverse()

@@ -1,7 +1,9 @@
 /**
  * Process-tied file locks: `O_EXCL` creation of a lock file that names its owner (host, pid,
  * nonce). A lock whose owner is a dead process on this host is stale and taken over, so a killed
- * run never leaves the store locked. Waiting polls; the wait is interruptible.
+ * run never leaves the store locked. On a filesystem shared by several hosts, where another host's
+ * pid cannot be checked, holders refresh the lock's mtime (a heartbeat) and a lock from another
+ * host is stale once its heartbeat is older than STALE_MS. Waiting polls; the wait is interruptible.
  */
 import { Effect, Schedule } from "effect"
 import { randomBytes } from "node:crypto"
@@ -33,12 +35,28 @@ const readOwner = (file: string): Owner | undefined => {
   }
 }
 
-/** The lock's owner, if it is held by a live process (or by another host). */
+/**
+ * Holders refresh their lock's mtime every HEARTBEAT_MS. A lock from another host (a shared
+ * filesystem, several machines) cannot be checked by pid: it is live while its heartbeat is fresher
+ * than STALE_MS.
+ */
+export const HEARTBEAT_MS = 10_000
+export const STALE_MS = 60_000
+
+const fresh = (file: string): boolean => {
+  const st = fs.statSync(file, { throwIfNoEntry: false })
+  return st !== undefined && Date.now() - st.mtimeMs < STALE_MS
+}
+
+/** The lock's owner, if it is held by a live process (on another host: a recent heartbeat). */
 export const holder = (file: string): Owner | undefined => {
   const owner = readOwner(file)
   if (owner === undefined) return undefined
-  return owner.host !== os.hostname() || alive(owner.pid) ? owner : undefined
+  return (owner.host === os.hostname() ? alive(owner.pid) : fresh(file)) ? owner : undefined
 }
+
+const isStale = (file: string, owner: Owner): boolean =>
+  owner.host === os.hostname() ? !alive(owner.pid) : !fresh(file)
 
 /** One attempt: `true` when this process now holds the lock. */
 const tryAcquire = (file: string, me: Owner): boolean => {
@@ -56,7 +74,7 @@ const tryAcquire = (file: string, me: Owner): boolean => {
     if (st !== undefined && Date.now() - st.mtimeMs > 2000) fs.rmSync(file, { force: true })
     return false
   }
-  if (owner.host === os.hostname() && !alive(owner.pid)) removeStale(file, owner, me.nonce)
+  if (isStale(file, owner)) removeStale(file, owner, me.nonce)
   return false
 }
 
@@ -79,7 +97,7 @@ export const pruneStale = (dir: string): void => {
   for (const name of fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith(".lock")) : []) {
     const file = path.join(dir, name)
     const owner = readOwner(file)
-    if (owner !== undefined && owner.host === os.hostname() && !alive(owner.pid)) removeStale(file, owner, nonce)
+    if (owner !== undefined && isStale(file, owner)) removeStale(file, owner, nonce)
   }
 }
 
@@ -95,12 +113,16 @@ export const acquire = (file: string, onWait?: (owner: Owner) => Effect.Effect<v
     const notify = owner !== undefined && !told && onWait !== undefined ? (told = true, onWait(owner)) : Effect.void
     return Effect.andThen(notify, Effect.fail("busy" as const))
   })
+  const heartbeat = Effect.sync(() => {
+    const now = new Date()
+    if (readOwner(file)?.nonce === me.nonce) fs.utimesSync(file, now, now)
+  }).pipe(Effect.repeat(Schedule.spaced(HEARTBEAT_MS)))
   return Effect.acquireRelease(
     attempt.pipe(Effect.retry(Schedule.spaced("50 millis")), Effect.orDie),
     () => Effect.sync(() => {
       if (readOwner(file)?.nonce === me.nonce) fs.rmSync(file, { force: true })
     })
-  )
+  ).pipe(Effect.tap(() => Effect.forkScoped(heartbeat)))
 }
 
 /**
@@ -118,7 +140,10 @@ export const lease = (dir: string) => {
       return me
     }),
     () => Effect.sync(() => fs.rmSync(file, { force: true }))
-  )
+  ).pipe(Effect.tap(() => Effect.forkScoped(Effect.sync(() => {
+    const now = new Date()
+    if (fs.existsSync(file)) fs.utimesSync(file, now, now)
+  }).pipe(Effect.repeat(Schedule.spaced(HEARTBEAT_MS))))))
 }
 
 /** Holders of live leases in `dir`; leases of dead processes on this host are removed. */

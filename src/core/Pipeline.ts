@@ -17,7 +17,14 @@ export interface Pipeline {
   readonly params: Overrides
   /** `"stage.param"` → the values to try. */
   readonly sweep: Readonly<Record<string, ReadonlyArray<unknown>>>
+  /** Where its stages run, unless the project's config file or the command line says otherwise. */
+  readonly executor: ExecutorChoice | undefined
 }
+
+/** The executor a run uses: this machine, or Slurm jobs (with their partition and account). */
+export type ExecutorChoice =
+  | { readonly kind: "local" }
+  | { readonly kind: "slurm"; readonly partition?: string | undefined; readonly account?: string | undefined; readonly extraArgs?: ReadonlyArray<string> | undefined }
 
 export interface Definition {
   readonly name: string
@@ -25,6 +32,7 @@ export interface Definition {
   readonly stages: ReadonlyArray<Stage.Any>
   readonly params?: Overrides
   readonly sweep?: Readonly<Record<string, ReadonlyArray<unknown>>>
+  readonly executor?: ExecutorChoice
 }
 
 export const make = (def: Definition): Pipeline => ({
@@ -33,7 +41,8 @@ export const make = (def: Definition): Pipeline => ({
   description: def.description,
   stages: def.stages,
   params: def.params ?? {},
-  sweep: def.sweep ?? {}
+  sweep: def.sweep ?? {},
+  executor: def.executor
 })
 
 export const isPipeline = (u: unknown): u is Pipeline =>

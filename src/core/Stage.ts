@@ -17,8 +17,12 @@ export type Outputs = Readonly<Record<string, Artifact.Output>>
 export interface Resources {
   /** GPUs held while the stage runs; at most `--gpus` (default 1) are held at once. */
   readonly gpu?: number
-  /** CPU slots the stage takes out of `--concurrency`. */
+  /** CPU slots the stage takes out of `--concurrency` (and CPUs per task under Slurm). */
   readonly cpu?: number
+  /** Memory for a Slurm job, in sbatch's form (`"8G"`); the local executor ignores it. */
+  readonly memory?: string
+  /** Time limit for a Slurm job, in sbatch's form (`"2:00:00"`); the local executor ignores it. */
+  readonly time?: string
 }
 
 /** An environment field the stage's result depends on, read when its key is computed. */

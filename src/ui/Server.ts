@@ -7,6 +7,7 @@ import { Effect, Layer, ManagedRuntime } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
+import * as LineageDb from "../core/Lineage.ts"
 import { Lineage } from "../core/Lineage.ts"
 import { StatCache } from "../core/StatCache.ts"
 import { Store } from "../core/Store.ts"
@@ -58,7 +59,18 @@ export const serve = (o: Options) =>
       const runtime = ManagedRuntime.make(services)
       const store = Store.make(o.storeRoot)
       const lineage = Lineage.make(path.join(o.storeRoot, "lineage.json"))
-      const db = () => runtime.runPromise(lineage.read)
+      // The parsed database is kept while the file is unchanged (10,000 runs are ~35 MB of JSON).
+      let cached: { readonly sig: string; readonly db: Promise<LineageDb.Database> } | undefined
+      const db = () => {
+        const st = fs.statSync(lineage.file, { throwIfNoEntry: false })
+        const sig = st === undefined ? "none" : `${st.ino}:${st.size}:${st.mtimeMs}`
+        if (cached?.sig !== sig) {
+          const read = runtime.runPromise(lineage.read)
+          read.catch(() => (cached = undefined))
+          cached = { sig, db: read }
+        }
+        return cached.db
+      }
       const pipelineFile = (q: URLSearchParams) => {
         const p = q.get("pipeline") ?? ""
         const abs = path.resolve(o.projectRoot, p)

@@ -41,3 +41,16 @@ test("a live holder makes the second acquirer wait until release", async (t) => 
   }))
   t.deepEqual(order, ["first acquired", "first releases", "second acquired"])
 })
+
+test("another host's lock counts while its heartbeat is fresh and is taken over once it is stale", async (t) => {
+  const file = lockFile()
+  fs.writeFileSync(file, JSON.stringify({ host: "node-elsewhere", pid: 1, nonce: "remote", since: "" }))
+  t.is(Lock.holder(file)?.host, "node-elsewhere", "a fresh heartbeat: held")
+  const old = new Date(Date.now() - Lock.STALE_MS - 1000)
+  fs.utimesSync(file, old, old)
+  t.is(Lock.holder(file), undefined, "no heartbeat for longer than STALE_MS: stale")
+  await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    yield* Lock.acquire(file)
+    t.is(Lock.holder(file)?.pid, process.pid)
+  })))
+})
