@@ -91,6 +91,7 @@ try {
   const page = await browser.newPage({ viewport: { width: 1500, height: 900 } })
   const renders: Array<number> = []
   for (let i = 0; i < 3; i++) {
+    await page.goto("about:blank")
     const t0 = performance.now()
     await page.goto(`${server.url}#pipeline=${generated}`)
     await page.waitForSelector("svg#graph[data-drawn]", { timeout: 600_000 })

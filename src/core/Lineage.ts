@@ -192,17 +192,23 @@ export const findRun = (db: Database, id: string): Run | undefined => {
   return matches.length === 1 ? matches[0] : undefined
 }
 
-/** The last key record of `stage`, preferring runs of `pipeline`. */
-export const lastExecution = (db: Database, stage: string, pipeline: string): Execution | undefined => {
-  const ordered = runsNewestFirst(db)
-  const pick = (runs: ReadonlyArray<Run>) => {
-    for (const run of runs) {
-      const key = run.stages[stage]?.key
-      if (key != null && db.executions[key] !== undefined) return db.executions[key]
+/**
+ * The last execution of each stage, preferring runs of `pipeline`: one pass over the runs, newest
+ * first, so a status over many stages and many runs stays linear.
+ */
+export const lastExecutions = (db: Database, pipeline: string): (stage: string) => Execution | undefined => {
+  const own = new Map<string, Execution>()
+  const any = new Map<string, Execution>()
+  for (const run of runsNewestFirst(db)) {
+    const mine = run.pipeline === pipeline
+    for (const [stage, s] of Object.entries(run.stages)) {
+      const e = s.key == null ? undefined : db.executions[s.key]
+      if (e === undefined) continue
+      if (mine && !own.has(stage)) own.set(stage, e)
+      if (!any.has(stage)) any.set(stage, e)
     }
-    return undefined
   }
-  return pick(ordered.filter((r) => r.pipeline === pipeline)) ?? pick(ordered)
+  return (stage) => own.get(stage) ?? any.get(stage)
 }
 
 /** Executions that consumed `digest`. */

@@ -40,13 +40,14 @@ export const inspect = Effect.fn("Status.inspect")(function*(plan: Plan.Plan, fo
   const cache = yield* StatCache
   const db = yield* (yield* Lineage.Lineage).read
   const known = new Map<string, Readonly<Record<string, Stored>>>()
+  const last = Lineage.lastExecutions(db, plan.loaded.file)
   const states: Array<StageState> = []
   for (const name of plan.order) {
     const planned = plan.stages.get(name)!
     const { records: inputs, unknown: missing } = yield* Effect.promise(() =>
       Plan.inputRecords(cache, plan.loaded.root, planned, (stage) => known.get(stage)))
     const unknown: Array<Reason> = missing.map((m) => ({ reason: "input", detail: `input ${m.input}: upstream stage ${m.stage} is stale` }))
-    const previous = Lineage.lastExecution(db, name, plan.loaded.file)
+    const previous = last(name)
     if (unknown.length > 0) {
       const partial = Plan.keyRecord(planned, {})
       const others = previous === undefined

@@ -3,7 +3,7 @@
  * app and the JSON API of `Api.ts`, read fresh from the lineage database on every request, so a
  * run in progress shows live.
  */
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Effect, Exit, Layer, ManagedRuntime } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
@@ -55,22 +55,21 @@ const sniff = (file: string, name: string): string => {
 export const serve = (o: Options) =>
   Effect.acquireRelease(
     Effect.callback<{ readonly server: http.Server; readonly url: string }, Error>((resume) => {
-      const services = Layer.mergeAll(Store.layer(o.storeRoot), Lineage.layer(o.storeRoot), StatCache.layer(path.join(o.storeRoot, "statcache.json")))
-      const runtime = ManagedRuntime.make(services)
       const store = Store.make(o.storeRoot)
-      const lineage = Lineage.make(path.join(o.storeRoot, "lineage.json"))
-      // The parsed database is kept while the file is unchanged (10,000 runs are ~35 MB of JSON).
-      let cached: { readonly sig: string; readonly db: Promise<LineageDb.Database> } | undefined
-      const db = () => {
-        const st = fs.statSync(lineage.file, { throwIfNoEntry: false })
+      const base = Lineage.make(path.join(o.storeRoot, "lineage.json"))
+      // The parsed database is kept while the file is unchanged (10,000 runs are ~35 MB of JSON),
+      // for the API's own views and for the engine's status (through the Lineage service below).
+      let cached: { readonly sig: string; readonly exit: Promise<Exit.Exit<LineageDb.Database, LineageDb.LineageError>> } | undefined
+      const read = Effect.suspend(() => {
+        const st = fs.statSync(base.file, { throwIfNoEntry: false })
         const sig = st === undefined ? "none" : `${st.ino}:${st.size}:${st.mtimeMs}`
-        if (cached?.sig !== sig) {
-          const read = runtime.runPromise(lineage.read)
-          read.catch(() => (cached = undefined))
-          cached = { sig, db: read }
-        }
-        return cached.db
-      }
+        if (cached?.sig !== sig) cached = { sig, exit: Effect.runPromiseExit(base.read) }
+        return Effect.flatMap(Effect.promise(() => cached!.exit), (exit) => exit)
+      })
+      const lineage = Lineage.of({ ...base, read })
+      const services = Layer.mergeAll(Layer.succeed(Store, store), Layer.succeed(Lineage, lineage), StatCache.layer(path.join(o.storeRoot, "statcache.json")))
+      const runtime = ManagedRuntime.make(services)
+      const db = () => runtime.runPromise(lineage.read)
       const pipelineFile = (q: URLSearchParams) => {
         const p = q.get("pipeline") ?? ""
         const abs = path.resolve(o.projectRoot, p)
