@@ -105,3 +105,47 @@ test("the explorer: DAG, stage panel, lineage, gallery, bootstrap pairs, runs an
     ui.stop()
   }
 })
+
+test("the DAG is live: a stage being computed shows as running, then as cached", async (t) => {
+  const p = project()
+  const gate = path.join(p.dir, "gate")
+  p.write("pipelines/gated.ts", `import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as Artifact from "../src/core/Artifact.ts"
+import * as Input from "../src/core/Input.ts"
+import * as Pipeline from "../src/core/Pipeline.ts"
+import * as Stage from "../src/core/Stage.ts"
+const first = Stage.make({ name: "first", outputs: { out: Artifact.json<number>() }, run: () => Effect.succeed({ out: 1 }) })
+const gated = Stage.make({
+  name: "gated", inputs: { x: Input.json(first.out.out) }, outputs: { out: Artifact.json<number>() },
+  run: () => Effect.promise(async () => {
+    while (!fs.existsSync(${JSON.stringify(gate)})) await new Promise((r) => setTimeout(r, 50))
+    return { out: 2 }
+  })
+})
+export default Pipeline.make({ name: "gated", stages: [first, gated] })
+`)
+  const ui = await startUi(p.dir, p.store)
+  try {
+    const dag = async () => (await (await fetch(`${ui.url}api/dag?pipeline=pipelines/gated.ts`)).json()) as { nodes: Array<{ name: string; state: string }>; lastRun: { status: string } | null }
+    const before = await dag()
+    t.deepEqual(before.nodes.map((n) => n.state), ["stale", "stale"])
+    let during: Awaited<ReturnType<typeof dag>> | undefined
+    const run = await p.start(["run", "pipelines/gated.ts"], (line) => {
+      if (line.type === "started" && line.stage === "gated") {
+        void dag().then((d) => {
+          during = d
+          fs.writeFileSync(gate, "")
+        })
+      }
+    })
+    t.is(run.code, 0, run.stderr)
+    t.deepEqual(during?.nodes.map((n) => `${n.name}:${n.state}`), ["first:cached", "gated:running"])
+    t.is(during?.lastRun?.status, "running")
+    const after = await dag()
+    t.deepEqual(after.nodes.map((n) => n.state), ["cached", "cached"])
+    t.is(after.lastRun?.status, "succeeded")
+  } finally {
+    ui.stop()
+  }
+})

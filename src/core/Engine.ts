@@ -87,6 +87,7 @@ export const run = Effect.fn("Engine.run")(function*(file: string, options: RunO
   const force = new Set(options.force)
   const config = yield* ProjectConfig.load(plans[0]!.loaded.root)
   const chosen = ProjectConfig.executor(options.executor ?? {}, config, plans[0]!.loaded.pipeline)
+  const execute: Executor.Executor = chosen.kind === "slurm" ? Slurm.executor(chosen, options.cli ?? process.argv[1]!) : Executor.local
   const lineage = yield* Lineage
   const outcomes: Array<VariantOutcome> = []
   for (const plan of plans) {
@@ -154,18 +155,16 @@ export const run = Effect.fn("Engine.run")(function*(file: string, options: RunO
         }
         options.emit(e)
       }
-    const executed = yield* (chosen.kind === "slurm"
-      ? Slurm.execute(plan, { run: id, keepGoing: options.keepGoing, force, emit, cli: options.cli ?? process.argv[1]! }, chosen)
-      : Executor.execute(plan, {
-        run: id,
-        concurrency: options.concurrency,
-        gpus: options.gpus,
-        keepGoing: options.keepGoing,
-        worker: options.worker,
-        isolateAll: options.isolateAll,
-        force,
-        emit
-      })).pipe(Effect.onInterrupt(() => Effect.orDie(finish("interrupted"))))
+    const executed = yield* execute(plan, {
+      run: id,
+      concurrency: options.concurrency,
+      gpus: options.gpus,
+      keepGoing: options.keepGoing,
+      worker: options.worker,
+      isolateAll: options.isolateAll,
+      force,
+      emit
+    }).pipe(Effect.onInterrupt(() => Effect.orDie(finish("interrupted"))))
     const failed = [...executed.values()].some((r) => r.status === "failed" || r.status === "skipped")
     yield* finish(failed ? "failed" : "succeeded")
     yield* (yield* StatCache).save

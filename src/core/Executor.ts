@@ -1,5 +1,11 @@
 /**
- * The local executor: runs a plan's stages in topological order, independent stages
+ * Executors, and the local one.
+ *
+ * An executor takes one variant's plan and the run's options, emits the stage events and returns
+ * every stage's result; `local` runs stages on this machine, `Slurm.executor` as Slurm jobs. Both
+ * compute a key through `Compute`, so they give identical results.
+ *
+ * The local executor runs a plan's stages in topological order, independent stages
  * concurrently within `--concurrency` CPU slots and `--gpus` GPU slots.
  *
  * Per stage: wait for its upstream stages; compute its key from their output digests (and the
@@ -41,6 +47,9 @@ export interface StageResult {
   readonly durationMs: number
   readonly error?: string | undefined
 }
+
+/** What every executor implements. */
+export type Executor = (plan: Plan.Plan, options: Options) => Effect.Effect<ReadonlyMap<string, StageResult>, unknown, Store | StatCache | Lineage.Lineage>
 
 const now = () => performance.now()
 
@@ -143,3 +152,6 @@ export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, 
 })
 
 export const defaultConcurrency = (): number => Math.max(1, os.availableParallelism())
+
+/** The local executor. */
+export const local: Executor = execute

@@ -15,6 +15,7 @@ import * as path from "node:path"
 import * as Atomic from "./Atomic.ts"
 import * as Compute from "./Compute.ts"
 import type * as Event from "./Event.ts"
+import type * as Executor from "./Executor.ts"
 import type { StageResult } from "./Executor.ts"
 import * as Lineage from "./Lineage.ts"
 import * as Lock from "./Lock.ts"
@@ -117,10 +118,11 @@ interface Submitted {
 }
 
 /** Executes one variant's plan as Slurm jobs; same results and events as the local executor. */
-export const execute = Effect.fn("Slurm.execute")(function*(
+const execute = Effect.fn("Slurm.execute")(function*(
   plan: Plan.Plan,
-  options: { readonly run: string; readonly keepGoing: boolean; readonly force: ReadonlySet<string>; readonly emit: Event.Sink; readonly cli: string },
-  slurmOptions: Options
+  options: Executor.Options,
+  slurmOptions: Options,
+  cli: string
 ) {
   const store = yield* Store
   const lineage = yield* Lineage.Lineage
@@ -167,7 +169,7 @@ export const execute = Effect.fn("Slurm.execute")(function*(
           ...(slurmOptions.account === undefined ? [] : [`--account=${slurmOptions.account}`]),
           ...(after.length === 0 ? [] : [`--dependency=afterok:${after.join(":")}`, "--kill-on-invalid-dep=yes"]),
           ...(slurmOptions.extraArgs ?? []),
-          `--wrap=exec ${shellQuote(process.execPath)} ${shellQuote(options.cli)} job --store ${shellQuote(store.root)} ${shellQuote(specFile)}`
+          `--wrap=exec ${shellQuote(process.execPath)} ${shellQuote(cli)} job --store ${shellQuote(store.root)} ${shellQuote(specFile)}`
         ]
         const job = slurm("sbatch", args).trim().split(";")[0]!
         jobs.set(s.stage, { stage: s.stage, job, log, result: spec.result, offset: 0, buffered: "", started: false, lines: [] })
@@ -282,6 +284,9 @@ export const execute = Effect.fn("Slurm.execute")(function*(
   const notSubmitted: StageResult = { status: "skipped", key: null, outputs: {}, durationMs: 0, error: "not submitted" }
   return new Map(plan.order.map((name) => [name, results.get(name) ?? notSubmitted] as const))
 })
+
+/** The Slurm executor; its jobs run `node <cli> job <spec>` (`cli`: the pinkflow bundle). */
+export const executor = (slurmOptions: Options, cli: string): Executor.Executor => (plan, options) => execute(plan, options, slurmOptions, cli)
 
 const readResult = (file: string): JobResult | undefined => {
   try {
