@@ -61,7 +61,7 @@ export const pretrainVision = Stage.make({
 export const pretrainLm = Stage.make({
   name: "pretrain-lm",
   description: "Next-token pretraining of the LM on the data's text",
-  params: Schema.Struct(training(800, 16, 2e-3, 0.01, 0.05, 12)),
+  params: Schema.Struct(training(500, 16, 2e-3, 0.01, 0.05, 12)),
   inputs: {
     vocab: Input.json(tokenizer.out.vocab),
     captions: Input.directory(Data.captions.out.captions),
@@ -101,7 +101,7 @@ export const stage2 = (name: string, description: string, data: { readonly instr
   Stage.make({
     name,
     description,
-    params: Schema.Struct(training(600, 16, 1e-3, 0.02, 0.05, 14)),
+    params: Schema.Struct(training(500, 16, 1e-3, 0.02, 0.05, 14)),
     inputs: { init: Input.model(stage1.out.model), instructions: data.instructions, ...(data.extra === undefined ? {} : { extra: data.extra }) },
     outputs: { model: Artifact.model(), curve: Artifact.json<Json>() },
     env,
