@@ -10,6 +10,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { cli, project } from "./helpers/project.ts"
+import { tinyTrainingModule } from "./helpers/tiny-training.ts"
 
 const TS = `import { Effect, Schema } from "effect"
 import * as Artifact from "../src/core/Artifact.ts"
@@ -35,33 +36,14 @@ const train = Stage.make({
 })
 export default Pipeline.make({ name: "nan", stages: [train] })
 `
-const TRAIN_BODY = `import * as tf from "@tensorflow/tfjs-core"
-import * as Backend from "../src/model/Backend.ts"
-import * as Config from "../src/model/Config.ts"
-import * as Freeze from "../src/model/Freeze.ts"
-import * as Pink from "../src/model/Pink.ts"
-import * as Prompt from "../src/model/Prompt.ts"
-import * as Tok from "../src/model/Tokenizer.ts"
-import * as W from "../src/model/Weights.ts"
-import * as Loop from "../src/train/Loop.ts"
-export const run = async (lr: number, out: string) => {
-  await Backend.select("wasm")
-  const tok = Tok.fromCorpus(["where is the cat"])
-  const c = Config.presets.nano
-  const m = Pink.init(c, tok.size, Prompt.imageSlot(tok), 1)
-  const ex = Prompt.example(tok, c, "where is the cat", Tok.formatBox([0.1, 0.2, 0.3, 0.4]))
-  const b = Prompt.batch([ex], ex.ids.length)
-  const ids = tf.tensor2d(b.ids, [1, b.length], "int32")
-  const targets = tf.tensor2d(b.targets, [1, b.length], "int32")
-  const weights = tf.tensor2d(b.weights, [1, b.length])
-  const images = tf.zeros([1, c.vit.imageSize, c.vit.imageSize, 3])
-  const r = await Loop.train(m.weights, Freeze.policy("lm", m, tok),
-    (_s, seed) => Pink.maskedLoss(Pink.forward(m, ids, images, { training: true, seed }), targets, weights),
+const TRAIN_BODY = tinyTrainingModule({
+  signature: "lr: number, out: string",
+  batch: 1,
+  train: `  const r = await Loop.train(m.weights, Freeze.policy("lm", m, tok), (_s, seed) => loss(seed),
     { steps: 20, lr, warmupFraction: 0, seed: 1, tokensPerStep: 1, adamw: { clipNorm: 0 } })
   await W.save(out, m.weights, {})
-  return { metrics: { loss: r.losses.at(-1)! } }
-}
-`
+  return { metrics: { loss: r.losses.at(-1)! } }`
+})
 
 const LLAVA = (json: string) => `${TS}import * as Data from "../stages/pink/data.ts"
 export default Pipeline.make({ name: "llava", stages: [Data.generalFromLlava(Input.file("data/${json}"), Input.directory("data/images"))] })

@@ -7,6 +7,7 @@ import test from "ava"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { project, ran } from "./helpers/project.ts"
+import { tinyTrainingModule } from "./helpers/tiny-training.ts"
 
 const PIPELINE = `import { Effect, Schema } from "effect"
 import * as Artifact from "../src/core/Artifact.ts"
@@ -24,36 +25,16 @@ const train = Stage.make({
 export default Pipeline.make({ name: "train", stages: [train] })
 `
 
-const BODY = `import * as tf from "@tensorflow/tfjs-core"
-import * as Backend from "../src/model/Backend.ts"
-import * as Config from "../src/model/Config.ts"
-import * as Freeze from "../src/model/Freeze.ts"
-import * as Pink from "../src/model/Pink.ts"
-import * as Prompt from "../src/model/Prompt.ts"
-import * as Tok from "../src/model/Tokenizer.ts"
-import * as W from "../src/model/Weights.ts"
-import * as Loop from "../src/train/Loop.ts"
-
-export const run = async (steps: number, out: string, checkpointDir: string, log: (l: string) => void) => {
-  await Backend.select("wasm")
-  const tok = Tok.fromCorpus(["where is the cat"])
-  const c = Config.presets.nano
-  const m = Pink.init(c, tok.size, Prompt.imageSlot(tok), 1)
-  const ex = Prompt.example(tok, c, "where is the cat", Tok.formatBox([0.1, 0.2, 0.3, 0.4]))
-  const b = Prompt.batch([ex, ex], ex.ids.length)
-  const ids = tf.tensor2d(b.ids, [2, b.length], "int32")
-  const targets = tf.tensor2d(b.targets, [2, b.length], "int32")
-  const weights = tf.tensor2d(b.weights, [2, b.length])
-  const images = tf.zeros([2, c.vit.imageSize, c.vit.imageSize, 3])
-  const r = await Loop.train(m.weights, Freeze.policy("adaptersAndProjection", m, tok),
-    (_s, seed) => Pink.maskedLoss(Pink.forward(m, ids, images, { training: true, seed }), targets, weights),
+const BODY = tinyTrainingModule({
+  signature: "steps: number, out: string, checkpointDir: string, log: (l: string) => void",
+  batch: 2,
+  train: `  const r = await Loop.train(m.weights, Freeze.policy("adaptersAndProjection", m, tok), (_s, seed) => loss(seed),
     { steps, lr: 1e-3, warmupFraction: 0, seed: 1, tokensPerStep: 1, checkpointDir, checkpointEvery: 10,
       onCheckpoint: (e) => log(e.saved !== undefined ? \`checkpoint \${e.saved}\` : \`resumed from step \${e.resumed}\`),
       onProgress: () => { const until = Date.now() + 15; while (Date.now() < until) {} } })
   await W.save(out, m.weights, { steps })
-  return { metrics: { finalLoss: r.losses.at(-1)!, resumedFrom: r.resumedFrom } }
-}
-`
+  return { metrics: { finalLoss: r.losses.at(-1)!, resumedFrom: r.resumedFrom } }`
+})
 
 test("a killed training stage resumes from its last checkpoint", async (t) => {
   const p = project()

@@ -11,6 +11,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { cli, project, type Project } from "./project.ts"
+import { tinyTrainingModule } from "./tiny-training.ts"
 
 const PIPELINE = `import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
@@ -56,29 +57,10 @@ const train = Stage.make({
 export default Pipeline.make({ name: "crash", stages: [prepare, split, trainLinear, trainKnn, evaluate, report, shards, train] })
 `
 
-const TRAIN = `import * as tf from "@tensorflow/tfjs-core"
-import * as Backend from "../src/model/Backend.ts"
-import * as Config from "../src/model/Config.ts"
-import * as Freeze from "../src/model/Freeze.ts"
-import * as Pink from "../src/model/Pink.ts"
-import * as Prompt from "../src/model/Prompt.ts"
-import * as Tok from "../src/model/Tokenizer.ts"
-import * as W from "../src/model/Weights.ts"
-import * as Loop from "../src/train/Loop.ts"
-
-export const run = async (steps: number, out: string, checkpointDir: string, log: (l: string) => void) => {
-  await Backend.select("wasm")
-  const tok = Tok.fromCorpus(["where is the cat"])
-  const c = Config.presets.nano
-  const m = Pink.init(c, tok.size, Prompt.imageSlot(tok), 1)
-  const ex = Prompt.example(tok, c, "where is the cat", Tok.formatBox([0.1, 0.2, 0.3, 0.4]))
-  const b = Prompt.batch([ex, ex], ex.ids.length)
-  const ids = tf.tensor2d(b.ids, [2, b.length], "int32")
-  const targets = tf.tensor2d(b.targets, [2, b.length], "int32")
-  const weights = tf.tensor2d(b.weights, [2, b.length])
-  const images = tf.zeros([2, c.vit.imageSize, c.vit.imageSize, 3])
-  const r = await Loop.train(m.weights, Freeze.policy("adaptersAndProjection", m, tok),
-    (_s, seed) => Pink.maskedLoss(Pink.forward(m, ids, images, { training: true, seed }), targets, weights),
+const TRAIN = tinyTrainingModule({
+  signature: "steps: number, out: string, checkpointDir: string, log: (l: string) => void",
+  batch: 2,
+  train: `  const r = await Loop.train(m.weights, Freeze.policy("adaptersAndProjection", m, tok), (_s, seed) => loss(seed),
     { steps, lr: 1e-3, warmupFraction: 0, seed: 1, tokensPerStep: 1, checkpointDir, checkpointEvery: 10, progressEveryMs: 0,
       onCheckpoint: (e) => log(e.saved !== undefined ? \`checkpoint \${e.saved}\` : \`resumed from step \${e.resumed}\`),
       onProgress: (p) => {
@@ -89,9 +71,8 @@ export const run = async (steps: number, out: string, checkpointDir: string, log
         if (p.step % 5 === 0) log(\`step \${p.step}\`)
       } })
   await W.save(out, m.weights, { steps })
-  return { metrics: { finalLoss: r.losses.at(-1)! } }
-}
-`
+  return { metrics: { finalLoss: r.losses.at(-1)! } }`
+})
 
 export interface Run {
   readonly code: number | null
