@@ -180,7 +180,7 @@ const openStage = async (name) => {
     const gallery = await api("gallery", { key: prev.key, limit: 24 })
     if (gallery.length > 0) panel.append(el("h3", {}, "Predictions (green: truth, pink: prediction)"), galleryOf(gallery))
     const pairs = await api("bootstrap", { key: prev.key, limit: 300 })
-    if (pairs.length > 0) panel.append(el("h3", {}, `Bootstrap pairs: ${pairs.filter((p) => p.kept).length} of ${pairs.length} kept`), pairsTable(pairs))
+    if (pairs.length > 0) panel.append(el("h3", {}, `Bootstrap pairs: ${pairs.filter((p) => p.kept).length} of ${pairs.length} kept${pairs.length === 300 ? " (the first 300 candidates)" : ""}`), pairsTable(pairs))
   }
 }
 
