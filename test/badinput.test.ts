@@ -126,6 +126,7 @@ export default Pipeline.make({ name: "j", stages: [a] })`, JS), args: ["run", "p
   { name: "show an unknown run", args: ["show", "nope"], prepared: true, code: 2, error: /nope: no such run/ },
   { name: "path of an unknown output", args: ["path", "split.nope"], prepared: true, code: 2, error: /split\.nope/ },
   { name: "pin an unknown run", args: ["pin", "nope"], prepared: true, code: 2, error: /nope: no such run/ },
+  { name: "ui on a port that does not exist", args: ["ui", "--port", "99999"], code: 2, error: /^pinkflow: --port 99999: expected a port from 0 to 65535$/ },
   // Datasets
   { name: "a dataset file that is missing", files: { ...pipe("d1.ts", LLAVA("absent.json").slice(TS.length)), "data/images/.keep": "" }, args: ["run", "pipelines/d1.ts"], code: 2, error: /stage general-data: input json: project file data\/absent\.json does not exist$/ },
   { name: "a dataset file with malformed JSON", files: { ...pipe("d2.ts", LLAVA("broken.json").slice(TS.length)), "data/broken.json": "[{\"id\": 1,", "data/images/.keep": "" }, args: ["run", "pipelines/d2.ts"], code: 1, error: /^pinkflow: stage general-data failed: .*broken\.json.*JSON/ },

@@ -437,6 +437,7 @@ const ui = Command.make("ui", {
   store: storeFlag
 }, (a) =>
   handleErrors(Effect.scoped(Effect.gen(function*() {
+    if (a.port < 0 || a.port > 65535) return yield* new ArgumentError({ detail: `--port ${a.port}: expected a port from 0 to 65535` })
     const UiServer = yield* Effect.promise(() => import("../ui/Server.ts"))
     const server = yield* UiServer.serve({ storeRoot: storeRoot(a.store), projectRoot: process.cwd(), host: a.host, port: a.port, appDir: UI_APP })
     yield* print(`pinkflow ui: ${server.url}  (store ${storeRoot(a.store)}; Ctrl-C stops it)`)
