@@ -78,11 +78,7 @@ const validMetrics = (value: unknown): boolean =>
 const checkStored = (store: Store["Service"], cache: StatCache["Service"], input: string, spec: CacheKey.InputRecord) =>
   Effect.tryPromise({
     try: async () => {
-      const digests = [spec.digest]
-      if (Artifact.isTreeKind(spec.kind)) {
-        const m = JSON.parse(await fs.promises.readFile(store.blobPath(spec.digest), "utf8"))
-        if (Digest.isManifest(m)) digests.push(...m.entries.map(([, d]) => d))
-      }
+      const digests = [spec.digest, ...(Artifact.isTreeKind(spec.kind) ? store.manifest(spec.digest)?.entries.map(([, d]) => d) ?? [] : [])]
       for (const d of digests) {
         const actual = await cache.get(store.blobPath(d), "sha256", async (f) => (await Digest.ofFile(f)).digest)
         if (actual !== d) throw new Error(`stored object ${d.slice(0, 12)} is corrupt (its content no longer matches its digest); \`pinkflow verify --repair\` removes it and the results that need it`)

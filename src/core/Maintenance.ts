@@ -6,6 +6,7 @@ import { Data, Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Artifact from "./Artifact.ts"
 import * as Digest from "./Digest.ts"
 import { Lineage } from "./Lineage.ts"
 import * as Lock from "./Lock.ts"
@@ -62,15 +63,10 @@ export const verify = Effect.fn("Maintenance.verify")(function*(options: { reado
   const good = records(store.root)
   const unreadableRecords = all.filter((f) => !good.some((r) => r.file === f)).map((f) => path.relative(store.root, f))
   const bad = new Set(corrupt)
-  const holdsBad = (o: { readonly kind: string; readonly digest: string }) => {
+  const holdsBad = (o: { readonly kind: Artifact.Kind; readonly digest: string }) => {
     if (bad.has(o.digest)) return true
-    if (o.kind !== "directory" && o.kind !== "model") return false
-    try {
-      const m = JSON.parse(fs.readFileSync(store.blobPath(o.digest), "utf8"))
-      return Digest.isManifest(m) && m.entries.some(([, d]) => bad.has(d))
-    } catch {
-      return true
-    }
+    if (!Artifact.isTreeKind(o.kind)) return false
+    return store.manifest(o.digest)?.entries.some(([, d]) => bad.has(d)) ?? true
   }
   const missing = good.flatMap((r) =>
     Object.entries(r.outputs)
@@ -87,13 +83,7 @@ export const verify = Effect.fn("Maintenance.verify")(function*(options: { reado
     const gone = new Set([...corrupt, ...missing.map((m) => m.digest)])
     const treeDir = path.join(store.root, "trees")
     for (const name of fs.existsSync(treeDir) ? fs.readdirSync(treeDir) : []) {
-      let holds = gone.has(name)
-      try {
-        const m = JSON.parse(fs.readFileSync(store.blobPath(name), "utf8"))
-        holds ||= Digest.isManifest(m) && m.entries.some(([, d]) => gone.has(d))
-      } catch {
-        holds = true
-      }
+      const holds = gone.has(name) || (store.manifest(name)?.entries.some(([, d]) => gone.has(d)) ?? true)
       if (holds) fs.rmSync(path.join(treeDir, name), { recursive: true, force: true })
     }
     if (lineageError !== null) {
@@ -132,12 +122,8 @@ export const gc = Effect.fn("Maintenance.gc")(function*(options: { readonly keep
   const live = new Set<string>()
   const keepTree = (digest: string) => {
     live.add(digest)
-    try {
-      const m = JSON.parse(fs.readFileSync(store.blobPath(digest), "utf8"))
-      if (Digest.isManifest(m)) for (const [, d] of m.entries) live.add(d)
-    } catch {
-      // A missing or unreadable manifest keeps nothing more.
-    }
+    // A missing or unreadable manifest keeps nothing more.
+    for (const [, d] of store.manifest(digest)?.entries ?? []) live.add(d)
   }
   for (const run of kept) {
     for (const s of Object.values(run.stages)) {

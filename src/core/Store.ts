@@ -13,7 +13,7 @@
 import { Context, Data, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type * as Artifact from "./Artifact.ts"
+import * as Artifact from "./Artifact.ts"
 import * as Atomic from "./Atomic.ts"
 import type * as CacheKey from "./CacheKey.ts"
 import * as Digest from "./Digest.ts"
@@ -63,6 +63,8 @@ export class Store extends Context.Service<Store, {
   readonly putTree: (dir: string) => Effect.Effect<Stored, StoreError>
   readonly readJson: (digest: string) => Effect.Effect<unknown, StoreError>
   readonly readManifest: (digest: string) => Effect.Effect<Digest.Manifest, StoreError>
+  /** The tree manifest stored as `digest`; undefined when it is missing or not a manifest. */
+  readonly manifest: (digest: string) => Digest.Manifest | undefined
   /** True when the artifact and, for trees, every file of it are present. */
   readonly isComplete: (stored: { readonly kind: Artifact.Kind; readonly digest: string }) => boolean
   /** A read-only directory holding the tree `digest`. */
@@ -146,15 +148,19 @@ export class Store extends Context.Service<Store, {
           ? Effect.succeed(value)
           : Effect.fail(new StoreError({ op: "read tree", path: blobPath(digest), detail: "not a tree manifest" })))
 
+    const manifest = (digest: string): Digest.Manifest | undefined => {
+      try {
+        const m: unknown = JSON.parse(fs.readFileSync(blobPath(digest), "utf8"))
+        return Digest.isManifest(m) ? m : undefined
+      } catch {
+        return undefined
+      }
+    }
+
     const isComplete = (stored: { readonly kind: Artifact.Kind; readonly digest: string }) => {
       if (!hasBlob(stored.digest)) return false
-      if (stored.kind !== "directory" && stored.kind !== "model") return true
-      try {
-        const m = JSON.parse(fs.readFileSync(blobPath(stored.digest), "utf8"))
-        return Digest.isManifest(m) && m.entries.every(([, d]) => hasBlob(d))
-      } catch {
-        return false
-      }
+      if (!Artifact.isTreeKind(stored.kind)) return true
+      return manifest(stored.digest)?.entries.every(([, d]) => hasBlob(d)) ?? false
     }
 
     const materialize = (digest: string) =>
@@ -207,6 +213,7 @@ export class Store extends Context.Service<Store, {
       putTree,
       readJson,
       readManifest,
+      manifest,
       isComplete,
       materialize,
       readRecord,

@@ -298,9 +298,7 @@ const readJsonl = (file: string): Array<any> =>
   fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l)) : []
 
 const treeFile = (store: Store["Service"], tree: string, rel: string): string | undefined => {
-  const m = readJson(store, tree)
-  if (!Digest.isManifest(m)) return undefined
-  const e = m.entries.find(([p]) => p === rel)
+  const e = store.manifest(tree)?.entries.find(([p]) => p === rel)
   return e === undefined ? undefined : store.blobPath(e[1])
 }
 
