@@ -91,7 +91,7 @@ const removeStale = (file: string, stale: Owner, nonce: string) => {
   else fs.renameSync(aside, file)
 }
 
-/** Removes every lock in `dir` whose owner is a dead process on this host. */
+/** Removes every lock in `dir` whose owner is dead (on another host: silent for STALE_MS). */
 export const pruneStale = (dir: string): void => {
   const nonce = randomBytes(8).toString("hex")
   for (const name of fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith(".lock")) : []) {
@@ -101,11 +101,20 @@ export const pruneStale = (dir: string): void => {
   }
 }
 
+const newOwner = (): Owner => ({ host: os.hostname(), pid: process.pid, nonce: randomBytes(8).toString("hex"), since: new Date().toISOString() })
+
+/** Refreshes the mtime of `file` every HEARTBEAT_MS while it still names `me`, for the scope. */
+const heartbeat = (file: string, me: Owner) =>
+  Effect.forkScoped(Effect.sync(() => {
+    const now = new Date()
+    if (readOwner(file)?.nonce === me.nonce) fs.utimesSync(file, now, now)
+  }).pipe(Effect.repeat(Schedule.spaced(HEARTBEAT_MS))))
+
 /**
  * Holds the lock `file` for the scope. `onWait` runs once if another live process holds it.
  */
 export const acquire = (file: string, onWait?: (owner: Owner) => Effect.Effect<void>) => {
-  const me: Owner = { host: os.hostname(), pid: process.pid, nonce: randomBytes(8).toString("hex"), since: new Date().toISOString() }
+  const me = newOwner()
   let told = false
   const attempt = Effect.suspend(() => {
     if (tryAcquire(file, me)) return Effect.void
@@ -113,16 +122,12 @@ export const acquire = (file: string, onWait?: (owner: Owner) => Effect.Effect<v
     const notify = owner !== undefined && !told && onWait !== undefined ? (told = true, onWait(owner)) : Effect.void
     return Effect.andThen(notify, Effect.fail("busy" as const))
   })
-  const heartbeat = Effect.sync(() => {
-    const now = new Date()
-    if (readOwner(file)?.nonce === me.nonce) fs.utimesSync(file, now, now)
-  }).pipe(Effect.repeat(Schedule.spaced(HEARTBEAT_MS)))
   return Effect.acquireRelease(
     attempt.pipe(Effect.retry(Schedule.spaced("50 millis")), Effect.orDie),
     () => Effect.sync(() => {
       if (readOwner(file)?.nonce === me.nonce) fs.rmSync(file, { force: true })
     })
-  ).pipe(Effect.tap(() => Effect.forkScoped(heartbeat)))
+  ).pipe(Effect.tap(() => heartbeat(file, me)))
 }
 
 /**
@@ -130,7 +135,7 @@ export const acquire = (file: string, onWait?: (owner: Owner) => Effect.Effect<v
  * closes. Many processes hold leases at once; `liveLeases` lists the holders still alive.
  */
 export const lease = (dir: string) => {
-  const me: Owner = { host: os.hostname(), pid: process.pid, nonce: randomBytes(8).toString("hex"), since: new Date().toISOString() }
+  const me = newOwner()
   const file = path.join(dir, `${me.host}-${me.pid}-${me.nonce}.lease`)
   return Effect.acquireRelease(
     Effect.sync(() => {
@@ -140,13 +145,10 @@ export const lease = (dir: string) => {
       return me
     }),
     () => Effect.sync(() => fs.rmSync(file, { force: true }))
-  ).pipe(Effect.tap(() => Effect.forkScoped(Effect.sync(() => {
-    const now = new Date()
-    if (fs.existsSync(file)) fs.utimesSync(file, now, now)
-  }).pipe(Effect.repeat(Schedule.spaced(HEARTBEAT_MS))))))
+  ).pipe(Effect.tap(() => heartbeat(file, me)))
 }
 
-/** Holders of live leases in `dir`; leases of dead processes on this host are removed. */
+/** Holders of live leases in `dir`; the leases of dead holders are removed. */
 export const liveLeases = (dir: string): Array<Owner> => {
   const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith(".lease")) : []
   return names.flatMap((name) => {
