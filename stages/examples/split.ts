@@ -6,7 +6,7 @@ import * as Artifact from "../../src/core/Artifact.ts"
 import * as Input from "../../src/core/Input.ts"
 import * as Stage from "../../src/core/Stage.ts"
 import * as Csv from "./lib/csv.ts"
-import { shuffle } from "./lib/random.ts"
+import { rng, shuffle } from "../../src/data/Random.ts"
 import { prepare } from "./prepare.ts"
 
 export const split = Stage.make({
@@ -20,7 +20,7 @@ export const split = Stage.make({
   run: ({ params, inputs, outputs }) =>
     Effect.promise(async () => {
       const { points } = Csv.parse(await fs.promises.readFile(inputs.clean, "utf8"))
-      const shuffled = shuffle(points, params.seed)
+      const shuffled = shuffle(points, rng(params.seed))
       const nTest = Math.round(shuffled.length * params.testFraction)
       await fs.promises.writeFile(path.join(outputs.sets, "test.csv"), Csv.format(shuffled.slice(0, nTest)))
       await fs.promises.writeFile(path.join(outputs.sets, "train.csv"), Csv.format(shuffled.slice(nTest)))
