@@ -46,72 +46,80 @@ export const tokenizer = Stage.make({
     }))
 })
 
-export const pretrainVision = Stage.make({
+type Training = Schema.Struct.Type<ReturnType<typeof training>>
+type Recipe = Awaited<ReturnType<typeof recipe>>
+type TrainOptions = Training & { readonly checkpointDir: string; readonly log: (line: string) => void }
+
+/**
+ * A training stage: a model and its loss curve out, the tensor environment in its key, its own
+ * process, in-stage checkpoints; `train` calls the recipe with the stage's inputs and options.
+ */
+const trainingStage = <I extends Stage.Inputs>(def: {
+  readonly name: string
+  readonly description: string
+  readonly defaults: Parameters<typeof training>
+  readonly inputs: I
+  readonly train: (r: Recipe, inputs: { readonly [K in keyof I]: Input.Value<I[K]> }, model: string, o: TrainOptions) => Promise<Json>
+}) =>
+  Stage.make({
+    name: def.name,
+    description: def.description,
+    params: Schema.Struct(training(...def.defaults)),
+    inputs: def.inputs,
+    outputs: { model: Artifact.model(), curve: Artifact.json<Json>() },
+    env,
+    isolated: true,
+    run: ({ params, inputs, outputs, checkpointDir, log }) =>
+      Effect.promise(async () => ({ curve: await def.train(await recipe(), inputs, outputs.model, { ...params, checkpointDir, log }) }))
+  })
+
+export const pretrainVision = trainingStage({
   name: "pretrain-vision",
   description: "CLIP-style contrastive pretraining of the ViT on image–caption pairs",
-  params: Schema.Struct(training(400, 32, 2e-3, 0.01, 0.05, 11)),
+  defaults: [400, 32, 2e-3, 0.01, 0.05, 11],
   inputs: { vocab: Input.json(tokenizer.out.vocab), captions: Input.directory(Data.captions.out.captions) },
-  outputs: { model: Artifact.model(), curve: Artifact.json<Json>() },
-  env,
-  isolated: true,
-  run: ({ params, inputs, outputs, checkpointDir, log }) =>
-    Effect.promise(async () => ({ curve: await (await recipe()).pretrainVision(inputs.vocab, inputs.captions, outputs.model, { ...params, checkpointDir, log }) }))
+  train: (r, inputs, model, o) => r.pretrainVision(inputs.vocab, inputs.captions, model, o)
 })
 
-export const pretrainLm = Stage.make({
+export const pretrainLm = trainingStage({
   name: "pretrain-lm",
   description: "Next-token pretraining of the LM on the data's text",
-  params: Schema.Struct(training(500, 16, 2e-3, 0.01, 0.05, 12)),
+  defaults: [500, 16, 2e-3, 0.01, 0.05, 12],
   inputs: {
     vocab: Input.json(tokenizer.out.vocab),
     captions: Input.directory(Data.captions.out.captions),
     instructions: Input.directory(Data.instructions.out.train),
     general: Input.directory(Data.generalData.out.general)
   },
-  outputs: { model: Artifact.model(), curve: Artifact.json<Json>() },
-  env,
-  isolated: true,
-  run: ({ params, inputs, outputs, checkpointDir, log }) =>
-    Effect.promise(async () => ({
-      curve: await (await recipe()).pretrainLm(inputs.vocab, [jsonl(inputs.captions), jsonl(inputs.instructions), jsonl(inputs.general)], outputs.model, { ...params, checkpointDir, log })
-    }))
+  train: (r, inputs, model, o) => r.pretrainLm(inputs.vocab, [jsonl(inputs.captions), jsonl(inputs.instructions), jsonl(inputs.general)], model, o)
 })
 
-export const stage1 = Stage.make({
+export const stage1 = trainingStage({
   name: "stage1",
   description: "Stage 1: the projection, on captions (everything else frozen)",
-  params: Schema.Struct(training(300, 16, 2e-3, 0, 0.03, 13)),
+  defaults: [300, 16, 2e-3, 0, 0.03, 13],
   inputs: {
     vocab: Input.json(tokenizer.out.vocab),
     vision: Input.model(pretrainVision.out.model),
     lm: Input.model(pretrainLm.out.model),
     captions: Input.directory(Data.captions.out.captions)
   },
-  outputs: { model: Artifact.model(), curve: Artifact.json<Json>() },
-  env,
-  isolated: true,
-  run: ({ params, inputs, outputs, checkpointDir, log }) =>
-    Effect.promise(async () => ({
-      curve: await (await recipe()).trainStage({ from: "pretrained", vision: inputs.vision, lm: inputs.lm, vocab: inputs.vocab }, [jsonl(inputs.captions)], "projectionOnly", true, outputs.model, { ...params, checkpointDir, log })
-    }))
-  })
+  train: (r, inputs, model, o) =>
+    r.trainStage({ from: "pretrained", vision: inputs.vision, lm: inputs.lm, vocab: inputs.vocab }, [jsonl(inputs.captions)], "projectionOnly", true, model, o)
+})
 
 /** A stage-2 training: Pink, Pink* (with bootstrapped pairs) and the ablations differ only here. */
 export const stage2 = (name: string, description: string, data: { readonly instructions: Input.FromStage<"directory", string>; readonly extra?: Input.FromStage<"directory", string> }, adapters: boolean) =>
-  Stage.make({
+  trainingStage({
     name,
     description,
-    params: Schema.Struct(training(500, 16, 1e-3, 0.02, 0.05, 14)),
+    defaults: [500, 16, 1e-3, 0.02, 0.05, 14],
     inputs: { init: Input.model(stage1.out.model), instructions: data.instructions, ...(data.extra === undefined ? {} : { extra: data.extra }) },
-    outputs: { model: Artifact.model(), curve: Artifact.json<Json>() },
-    env,
-    isolated: true,
-    run: ({ params, inputs, outputs, checkpointDir, log }) =>
-      Effect.promise(async () => {
-        const extra = (inputs as { extra?: string }).extra
-        const sources = [jsonl(inputs.instructions), ...(extra === undefined ? [] : [jsonl(extra)])]
-        return { curve: await (await recipe()).trainStage({ from: "model", dir: inputs.init }, sources, "adaptersAndProjection", adapters, outputs.model, { ...params, checkpointDir, log }) }
-      })
+    train: (r, inputs, model, o) => {
+      const extra = (inputs as { extra?: string }).extra
+      const sources = [jsonl(inputs.instructions), ...(extra === undefined ? [] : [jsonl(extra)])]
+      return r.trainStage({ from: "model", dir: inputs.init }, sources, "adaptersAndProjection", adapters, model, o)
+    }
   })
 
 export const pink = stage2("stage2", "Stage 2 (Pink): adapters + projection + delimiter rows on the RC and general mix", { instructions: Input.directory(Data.instructions.out.train) }, true)
