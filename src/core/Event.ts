@@ -8,7 +8,12 @@ export type Event =
   | { readonly _tag: "RunStarted"; readonly run: string; readonly pipeline: string; readonly variant: string; readonly stages: ReadonlyArray<string> }
   | { readonly _tag: "StageCached"; readonly stage: string; readonly key: string; readonly outputs: Readonly<Record<string, Stored>> }
   | { readonly _tag: "StageWaiting"; readonly stage: string; readonly key: string; readonly pid: number; readonly host: string }
-  | { readonly _tag: "StageStarted"; readonly stage: string; readonly key: string }
+  | {
+    readonly _tag: "StageStarted"
+    readonly stage: string
+    /** Null under Slurm when the key depends on upstream jobs (the job computes it). */
+    readonly key: string | null
+  }
   | { readonly _tag: "StageSubmitted"; readonly stage: string; readonly job: string }
   | { readonly _tag: "StageLog"; readonly stage: string; readonly line: string }
   | { readonly _tag: "StageSucceeded"; readonly stage: string; readonly key: string; readonly outputs: Readonly<Record<string, Stored>>; readonly durationMs: number }

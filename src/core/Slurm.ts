@@ -108,6 +108,8 @@ const jobInfo = (id: string): Record<string, string> => {
 
 interface Submitted {
   readonly stage: string
+  /** The stage's key if every input was known at submission. */
+  readonly key: string | null
   readonly job: string
   readonly log: string
   readonly result: string
@@ -172,7 +174,7 @@ const execute = Effect.fn("Slurm.execute")(function*(
           `--wrap=exec ${shellQuote(process.execPath)} ${shellQuote(cli)} job --store ${shellQuote(store.root)} ${shellQuote(specFile)}`
         ]
         const job = slurm("sbatch", args).trim().split(";")[0]!
-        jobs.set(s.stage, { stage: s.stage, job, log, result: spec.result, offset: 0, buffered: "", started: false, lines: [] })
+        jobs.set(s.stage, { stage: s.stage, key: s.key, job, log, result: spec.result, offset: 0, buffered: "", started: false, lines: [] })
         pending.add(s.stage)
         options.emit({ _tag: "StageSubmitted", stage: s.stage, job })
       }
@@ -228,7 +230,7 @@ const execute = Effect.fn("Slurm.execute")(function*(
       return
     }
     // The job's own error when it reported one; otherwise what Slurm says happened to the job.
-    const error = result?.status === "failed" && (state === "FAILED" || state === "COMPLETED") ? result.error
+    const error = result?.status === "failed" ? result.error
       : `stage ${j.stage} failed: ${slurmFailure ?? `Slurm job ${j.job} completed without a result (${j.result})`}`
     const key = result?.status === "failed" ? result.key : null
     options.emit({ _tag: "StageFailed", stage: j.stage, key, error, durationMs })
@@ -254,7 +256,7 @@ const execute = Effect.fn("Slurm.execute")(function*(
       const st = queued.get(j.job)
       if (st === "RUNNING" && !j.started) {
         j.started = true
-        options.emit({ _tag: "StageStarted", stage: j.stage, key: "" })
+        options.emit({ _tag: "StageStarted", stage: j.stage, key: j.key })
       }
       if (st === "RUNNING" || st === "PENDING" || st === "CONFIGURING" || st === "COMPLETING") {
         tail(j)
