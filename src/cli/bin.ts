@@ -37,6 +37,9 @@ class CliExit extends Data.TaggedError("CliExit")<{ readonly code: number }> {
 const print = (line: string) => Effect.sync(() => void process.stdout.write(`${line}\n`))
 const printJson = (value: unknown) => print(JSON.stringify(value))
 
+/** What the one-line Ctrl-C message adds for the command that was running (set by `run`). */
+let interruptNote = ""
+
 /** Prints a one-line error and exits with `code`. */
 const failWith = (code: number) => (e: { readonly message: string }) =>
   Effect.andThen(
@@ -148,6 +151,7 @@ const run = Command.make("run", {
   store: storeFlag
 }, (a) =>
   handleErrors(Effect.gen(function*() {
+    interruptNote = " (completed stages are kept; run again to continue)"
     const set = yield* parseSet(a.set)
     // Stages read the backend through their declared environment, so it enters their cache keys.
     if (Option.isSome(a.backend)) process.env.PINKFLOW_BACKEND = a.backend.value
@@ -454,7 +458,7 @@ const pinkflow = Command.make("pinkflow").pipe(
 pinkflow.pipe(
   Command.run({ version: "0.1.0", renderErrors: false }),
   // Ctrl-C: one line, then exit 130. A run keeps every stage it completed.
-  Effect.onInterrupt(() => Effect.sync(() => void process.stderr.write(`pinkflow: interrupted${process.argv[2] === "run" ? " (completed stages are kept; run again to continue)" : ""}\n`))),
+  Effect.onInterrupt(() => Effect.sync(() => void process.stderr.write(`pinkflow: interrupted${interruptNote}\n`))),
   // Bad arguments: Effect CLI has shown the help on stdout; one line on stderr and exit 2 like
   // every user mistake.
   Effect.catchIf((e) => (e as { _tag?: string })._tag === "ShowHelp", (e) => {
