@@ -7,11 +7,12 @@
  * (new ids, alternating variants): running the example 10,000 times would take hours and measure
  * the executor, not the explorer. Results print and go to bench/out/ui.json.
  */
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { chromium } from "playwright-core"
 import { cli, project } from "../test/helpers/project.ts"
+import { startUi } from "../test/helpers/ui.ts"
 import * as Generate from "./generate.ts"
 
 const STAGES = Number(process.env.BENCH_STAGES ?? 10_000)
@@ -44,17 +45,7 @@ for (let i = 0; db.runs.length < RUNS + 1; i++) {
 fs.writeFileSync(dbFile, JSON.stringify(db))
 report("lineage-db-mib", Math.round(fs.statSync(dbFile).size / 1024 / 1024 * 10) / 10)
 
-const server = await new Promise<{ url: string; stop: () => void }>((resolve, reject) => {
-  const child = spawn(process.execPath, ["--max-old-space-size=8192", cli, "ui", "--port", "0"], { cwd: p.dir, env: { ...process.env, PINKFLOW_STORE: p.store } })
-  let out = ""
-  child.stdout.setEncoding("utf8").on("data", (c: string) => {
-    out += c
-    const m = /pinkflow ui: (http:\/\/\S+)/.exec(out)
-    if (m !== null) resolve({ url: m[1]!, stop: () => child.kill("SIGINT") })
-  })
-  child.stderr.setEncoding("utf8").on("data", (c: string) => process.stderr.write(c))
-  child.on("exit", (code) => reject(new Error(`ui exited ${code}`)))
-})
+const server = await startUi(p.dir, p.store, ["--max-old-space-size=8192"])
 
 const get = async (route: string) => {
   const t0 = performance.now()

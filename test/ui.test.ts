@@ -5,29 +5,17 @@
  * Screenshots go to test/output/ui/.
  */
 import test from "ava"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { chromium } from "playwright-core"
-import { cli, project, repo } from "./helpers/project.ts"
+import { project, repo } from "./helpers/project.ts"
+import { startUi } from "./helpers/ui.ts"
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium"
 // Without a browser the test is skipped (so `npm test` works on a fresh machine), unless
 // PINKFLOW_REQUIRE_BROWSER=1 (CI) makes a missing browser a failure.
 const browserTest = fs.existsSync(CHROMIUM) || process.env.PINKFLOW_REQUIRE_BROWSER === "1" ? test : test.skip
 const shots = path.join(repo, "test", "output", "ui")
-
-const startUi = (dir: string, store: string) =>
-  new Promise<{ url: string; stop: () => void }>((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, "ui", "--port", "0", "--store", store], { cwd: dir })
-    let out = ""
-    child.stdout.setEncoding("utf8").on("data", (c: string) => {
-      out += c
-      const m = /pinkflow ui: (http:\/\/\S+)/.exec(out)
-      if (m !== null) resolve({ url: m[1]!, stop: () => child.kill("SIGINT") })
-    })
-    child.on("exit", (code) => reject(new Error(`pinkflow ui exited with ${code}: ${out}`)))
-  })
 
 browserTest("the explorer: DAG, stage panel, lineage, gallery, bootstrap pairs, runs and a comparison", async (t) => {
   if (!fs.existsSync(CHROMIUM)) return t.fail(`no chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`)
