@@ -56,7 +56,7 @@ const now = () => performance.now()
 const FLUSH_INTERVAL_MS = 1000
 
 /** Executes one variant's plan; returns each stage's result, in plan order. */
-export const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, options: Options) {
+const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, options: Options) {
   const store = yield* Store
   const cache = yield* StatCache
   const lineage = yield* Lineage.Lineage

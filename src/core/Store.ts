@@ -62,7 +62,6 @@ export class Store extends Context.Service<Store, {
   /** Stores every file of a directory; the directory's contents are moved. */
   readonly putTree: (dir: string) => Effect.Effect<Stored, StoreError>
   readonly readJson: (digest: string) => Effect.Effect<unknown, StoreError>
-  readonly readManifest: (digest: string) => Effect.Effect<Digest.Manifest, StoreError>
   /** The tree manifest stored as `digest`; undefined when it is missing or not a manifest. */
   readonly manifest: (digest: string) => Digest.Manifest | undefined
   /** True when the artifact and, for trees, every file of it are present. */
@@ -212,7 +211,6 @@ export class Store extends Context.Service<Store, {
       putJson,
       putTree,
       readJson,
-      readManifest,
       manifest,
       isComplete,
       materialize,
