@@ -10,7 +10,9 @@ export const Vit = Schema.Struct({
   width: Schema.Int,
   depth: Schema.Int,
   heads: Schema.Int,
-  mlpRatio: Schema.Int
+  mlpRatio: Schema.Int,
+  /** Patch positions: learned (the default) or fixed 2-D sin-cos (Vit.sincosPositions). */
+  positions: Schema.optional(Schema.Literals(["learned", "sincos"]))
 })
 
 export const Lm = Schema.Struct({

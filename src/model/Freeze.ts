@@ -37,7 +37,7 @@ export const policy = (name: Name, model: Pink.Model, tokenizer?: Tok.Tokenizer)
       }
     }
     case "vit":
-      return { name, trainable: all.filter((n) => n.startsWith("vit/") && !isAdapter(n)), rows: new Map() }
+      return { name, trainable: all.filter((n) => n.startsWith("vit/") && !isAdapter(n) && !(n === "vit/pos" && model.config.vit.positions === "sincos")), rows: new Map() }
     case "lm":
       return { name, trainable: all.filter((n) => n.startsWith("lm/") && !isAdapter(n)), rows: new Map() }
   }

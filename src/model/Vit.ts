@@ -11,10 +11,31 @@ import * as W from "./Weights.ts"
 export const init = (w: W.Weights, seed: number, c: Config.Config, withAdapters: boolean): void => {
   const { patchSize: p, width: C, depth, mlpRatio } = c.vit
   L.initLinear(w, seed, "vit/patch", p * p * 3, C)
-  W.add(w, seed, "vit/pos", [Config.imageTokens(c), C], { kind: "normal", std: 0.02 })
+  const g = c.vit.imageSize / p
+  W.add(w, seed, "vit/pos", [g * g, C], c.vit.positions === "sincos" ? { kind: "values", values: sincosPositions(g, C) } : { kind: "normal", std: 0.02 })
   for (let i = 0; i < depth; i++) L.initBlock(w, seed, `vit/h${i}`, C, mlpRatio, depth)
   L.initLayerNorm(w, seed, "vit/lnpost", C)
   if (withAdapters) initAdapters(w, seed, c)
+}
+
+/**
+ * Fixed 2-D sin-cos positions for a g × g grid of width C: for the patch centre (u, v) in (0, 1)²,
+ * cos and sin of πk·u for k = 1…C/4, then the same of v, so a box edge is a linear read-out.
+ */
+export const sincosPositions = (g: number, C: number): Float32Array => {
+  const F = C / 4
+  const out = new Float32Array(g * g * C)
+  for (let i = 0; i < g; i++) {
+    for (let j = 0; j < g; j++) {
+      const o = (i * g + j) * C
+      for (let k = 0; k < F; k++) {
+        const f = Math.PI * (k + 1)
+        out.set([Math.cos((f * (j + 0.5)) / g), Math.sin((f * (j + 0.5)) / g)], o + 2 * k)
+        out.set([Math.cos((f * (i + 0.5)) / g), Math.sin((f * (i + 0.5)) / g)], o + 2 * F + 2 * k)
+      }
+    }
+  }
+  return out
 }
 
 /** Adapters for every block Pink uses (all but the last). */

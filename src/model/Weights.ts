@@ -25,6 +25,7 @@ export type Init =
   | { readonly kind: "xavier" }
   | { readonly kind: "zeros" }
   | { readonly kind: "ones" }
+  | { readonly kind: "values"; readonly values: Float32Array }
 
 const values = (shape: ReadonlyArray<number>, init: Init, seed: number): Float32Array => {
   const n = shape.reduce((a, b) => a * b, 1)
@@ -35,6 +36,9 @@ const values = (shape: ReadonlyArray<number>, init: Init, seed: number): Float32
       return out
     case "ones":
       return out.fill(1)
+    case "values":
+      if (init.values.length !== n) throw new Error(`initial values: ${init.values.length} numbers for a weight of ${n}`)
+      return Float32Array.from(init.values)
     case "normal":
       for (let i = 0; i < n; i += 2) {
         const u = Math.max(next(), 1e-12)

@@ -13,6 +13,7 @@ import * as Config from "../../src/model/Config.ts"
 import * as Freeze from "../../src/model/Freeze.ts"
 import * as Generate from "../../src/model/Generate.ts"
 import * as Pink from "../../src/model/Pink.ts"
+import * as Prompt from "../../src/model/Prompt.ts"
 import * as Vit from "../../src/model/Vit.ts"
 import * as W from "../../src/model/Weights.ts"
 import * as Loop from "../../src/train/Loop.ts"
@@ -47,6 +48,35 @@ test.serial("adapters start as the identity: same logits with and without them",
     Pink.forward(m, b.ids, b.images, { training: false, adapters: false }).dataSync()
   ])
   t.deepEqual(Array.from(a!), Array.from(c!))
+  W.dispose(m.weights)
+})
+
+test.serial("fixed sin-cos ViT positions: a box edge is a linear read-out, and no policy trains them", async (t) => {
+  // Patch (row i, column j) of a g × g grid: the first pair is cos/sin of π·u at the column centre u.
+  const g = 4
+  const C = 16
+  const pos = Vit.sincosPositions(g, C)
+  t.is(pos.length, g * g * C)
+  for (const [i, j] of [[0, 0], [1, 3], [3, 2]] as const) {
+    const u = (j + 0.5) / g
+    const v = (i + 0.5) / g
+    const o = (i * g + j) * C
+    t.true(Math.abs(pos[o]! - Math.cos(Math.PI * u)) < 1e-6 && Math.abs(pos[o + 1]! - Math.sin(Math.PI * u)) < 1e-6)
+    t.true(Math.abs(pos[o + C / 2]! - Math.cos(Math.PI * v)) < 1e-6 && Math.abs(pos[o + C / 2 + 1]! - Math.sin(Math.PI * v)) < 1e-6)
+    // acos of the first feature gives the column centre back.
+    t.true(Math.abs(Math.acos(pos[o]!) / Math.PI - u) < 1e-6)
+  }
+  const fixed = { ...config, vit: { ...config.vit, positions: "sincos" as const } }
+  const m = Pink.init(fixed, tokenizer.size, Prompt.imageSlot(tokenizer), 1, true)
+  const before = Array.from(W.get(m.weights, "vit/pos").dataSync())
+  t.deepEqual(before, Array.from(Vit.sincosPositions(fixed.vit.imageSize / fixed.vit.patchSize, fixed.vit.width)))
+  const vitPolicy = Freeze.policy("vit", m)
+  t.false(vitPolicy.trainable.includes("vit/pos"))
+  const learned = model()
+  t.true(Freeze.policy("vit", learned).trainable.includes("vit/pos"))
+  W.dispose(learned.weights)
+  await trainSteps(m, vitPolicy, 3)
+  t.deepEqual(Array.from(W.get(m.weights, "vit/pos").dataSync()), before)
   W.dispose(m.weights)
 })
 
