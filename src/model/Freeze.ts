@@ -23,7 +23,8 @@ export interface Policy {
 const isAdapter = (name: string) => name.includes("/adapter/")
 
 export const policy = (name: Name, model: Pink.Model, tokenizer?: Tok.Tokenizer): Policy => {
-  const all = [...model.weights.keys()]
+  // Fixed weights (created with trainable: false, such as sin-cos positions) train under no policy.
+  const all = [...model.weights].filter(([, v]) => v.trainable).map(([n]) => n)
   switch (name) {
     case "projectionOnly":
       return { name, trainable: all.filter((n) => n.startsWith("proj/")), rows: new Map() }
@@ -37,7 +38,7 @@ export const policy = (name: Name, model: Pink.Model, tokenizer?: Tok.Tokenizer)
       }
     }
     case "vit":
-      return { name, trainable: all.filter((n) => n.startsWith("vit/") && !isAdapter(n) && !(n === "vit/pos" && model.config.vit.positions === "sincos")), rows: new Map() }
+      return { name, trainable: all.filter((n) => n.startsWith("vit/") && !isAdapter(n)), rows: new Map() }
     case "lm":
       return { name, trainable: all.filter((n) => n.startsWith("lm/") && !isAdapter(n)), rows: new Map() }
   }

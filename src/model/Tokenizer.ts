@@ -24,6 +24,10 @@ export const IMG = 4
 const PIECE = /(\s*)(<\/?(?:des|loc|cls|rel|qes|opt)>|[01]\.\d{3}(?!\d)|\d|[A-Za-z]+|[^\sA-Za-z\d])/g
 
 const COORDINATES = Array.from({ length: 1001 }, (_, i) => (i / 1000).toFixed(3))
+const COORDINATE_SET = new Set(COORDINATES)
+
+/** Whether `token` is one of the 1,001 coordinate tokens `0.000`…`1.000`. */
+export const isCoordinate = (token: string): boolean => COORDINATE_SET.has(token)
 const PUNCTUATION = [..."[],.:;?!'\"()-/+*=%&#@_"]
 const DIGITS = [..."0123456789"]
 

@@ -11,8 +11,8 @@ import * as W from "./Weights.ts"
 export const init = (w: W.Weights, seed: number, c: Config.Config, withAdapters: boolean): void => {
   const { patchSize: p, width: C, depth, mlpRatio } = c.vit
   L.initLinear(w, seed, "vit/patch", p * p * 3, C)
-  const g = c.vit.imageSize / p
-  W.add(w, seed, "vit/pos", [g * g, C], c.vit.positions === "sincos" ? { kind: "values", values: sincosPositions(g, C) } : { kind: "normal", std: 0.02 })
+  if (c.vit.positions === "sincos") W.add(w, seed, "vit/pos", [Config.imageTokens(c), C], { kind: "values", values: sincosPositions(c.vit.imageSize / p, C) }, { trainable: false })
+  else W.add(w, seed, "vit/pos", [Config.imageTokens(c), C], { kind: "normal", std: 0.02 })
   for (let i = 0; i < depth; i++) L.initBlock(w, seed, `vit/h${i}`, C, mlpRatio, depth)
   L.initLayerNorm(w, seed, "vit/lnpost", C)
   if (withAdapters) initAdapters(w, seed, c)

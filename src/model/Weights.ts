@@ -58,11 +58,14 @@ const values = (shape: ReadonlyArray<number>, init: Init, seed: number): Float32
   }
 }
 
-/** Adds a variable named `name` to `weights`, initialised from `seed` and the name. */
-export const add = (weights: Weights, seed: number, name: string, shape: Array<number>, init: Init): tf.Variable => {
+/**
+ * Adds a variable named `name` to `weights`, initialised from `seed` and the name. A weight added
+ * with `trainable: false` is fixed: no freeze policy lists it (Freeze.policy).
+ */
+export const add = (weights: Weights, seed: number, name: string, shape: Array<number>, init: Init, options: { readonly trainable?: boolean } = {}): tf.Variable => {
   if (weights.has(name)) throw new Error(`weight ${name} defined twice`)
   // TF.js variable names are global to the process; ours live in the map.
-  const v = tf.variable(tf.tensor(values(shape, init, seedFor(seed, name)), shape, "float32"), true)
+  const v = tf.variable(tf.tensor(values(shape, init, seedFor(seed, name)), shape, "float32"), options.trainable ?? true)
   weights.set(name, v)
   return v
 }

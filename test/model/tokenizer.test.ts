@@ -12,6 +12,9 @@ test("boxes are written with three decimals, clamped, and round-trip through the
   t.is(tok.decode(ids), text)
   t.is(tok.encode(box).length, 9, "[ + 4 coordinates + 3 commas + ]")
   t.deepEqual(Box.parseAll(text), [[0.336, 0.297, 0.404, 1], [0, 0, 0.5, 0.5]])
+  t.deepEqual(tok.vocab.filter(Tok.isCoordinate).length, 1001, "the coordinate tokens are 0.000…1.000")
+  t.true(Tok.isCoordinate("0.336") && Tok.isCoordinate("1.000"))
+  t.false(Tok.isCoordinate("1.001") || Tok.isCoordinate(" 0.336") || Tok.isCoordinate("0.33"))
 })
 
 test("the 12 delimiters are single tokens", (t) => {
