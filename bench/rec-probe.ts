@@ -22,6 +22,7 @@ import * as Random from "../src/data/Random.ts"
 import * as Raster from "../src/data/Raster.ts"
 import * as RefCoco from "../src/data/RefCoco.ts"
 import * as Scene from "../src/data/Scene.ts"
+import * as Vg from "../src/data/Vg.ts"
 import * as Metrics from "../src/eval/Metrics.ts"
 import * as Backend from "../src/model/Backend.ts"
 import * as Checkpoint from "../src/model/Checkpoint.ts"
@@ -34,21 +35,48 @@ import * as Vit from "../src/model/Vit.ts"
 import * as W from "../src/model/Weights.ts"
 import * as Loop from "../src/train/Loop.ts"
 
-const args: Record<string, string> = Object.fromEntries(process.argv.slice(2).map((a) => [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]))
+/** A user mistake: one line on stderr, exit 2. */
+const usage = (detail: string): never => {
+  console.error(`rec-probe: ${detail}`)
+  process.exit(2)
+}
+
+const CHOICES: Record<string, ReadonlyArray<string>> = {
+  train: ["adapters", "all", "adapters+coords", "adapters+vit", "adapters+mlp", "adapters+attn"],
+  pos: ["learned", "sincos"],
+  coords: ["tokens", "digits", "fourier"],
+  act: ["identity", "silu"],
+  init: ["pretrained", "fresh"],
+  layout: ["image-first", "query-first"]
+}
+const NUMBERS = ["steps", "batch", "lr", "scenes", "r", "n"]
+const PATHS = ["model", "eval", "save"]
+const args: Record<string, string> = {}
+for (const a of process.argv.slice(2)) {
+  const at = a.indexOf("=")
+  const key = at < 0 ? a : a.slice(0, at)
+  if (at < 0 || ![...Object.keys(CHOICES), ...NUMBERS, ...PATHS, "objects"].includes(key)) usage(`unknown argument ${a} (options: see the header of bench/rec-probe.ts)`)
+  const value = a.slice(at + 1)
+  if (CHOICES[key] !== undefined && !CHOICES[key].includes(value)) usage(`${key}=${value}: expected one of ${CHOICES[key].join(", ")}`)
+  if (NUMBERS.includes(key) && !(Number(value) > 0)) usage(`${key}=${value}: expected a positive number`)
+  args[key] = value
+}
 const arg = (name: string, fallback: string) => args[name] ?? fallback
-if (args.model === undefined) {
-  console.error("rec-probe: model=<stage-1 model directory> is required (npx pinkflow path stage1.model)")
-  process.exit(2)
-}
-const [minObjects, maxObjects] = arg("objects", "3-6").split("-").map(Number) as [number, number]
-if (minObjects !== 1 && args.eval === undefined) {
-  console.error("rec-probe: eval=<eval-data directory> is required unless objects=1-1 (npx pinkflow path eval-data.eval)")
-  process.exit(2)
-}
+if (args.model === undefined) usage("model=<stage-1 model directory> is required (npx pinkflow path stage1.model)")
+const objects = /^(\d+)-(\d+)$/.exec(arg("objects", "3-6"))
+const [minObjects, maxObjects] = objects === null ? usage(`objects=${args.objects}: expected MIN-MAX, e.g. 1-1 or 3-6`) : [Number(objects[1]), Number(objects[2])]
+if (minObjects < 1 || maxObjects < minObjects) usage(`objects=${args.objects}: expected 1 ≤ MIN ≤ MAX`)
+if (!(minObjects === 1 && maxObjects === 1) && args.eval === undefined) usage("eval=<eval-data directory> is required unless objects=1-1 (npx pinkflow path eval-data.eval)")
 const steps = Number(arg("steps", "600"))
 const batchSize = Number(arg("batch", "16"))
 const coords = arg("coords", "tokens")
 const queryFirst = arg("layout", "image-first") === "query-first"
+
+// A missing or unreadable model, eval split or image is the user's to fix: one line.
+process.on("uncaughtException", (e) => {
+  if (e instanceof W.WeightsError || e instanceof Vg.DatasetError || e instanceof Raster.ImageError) usage(e.message)
+  throw e
+})
 const TEMPLATE = (phrase: string) => `Where is <des>${phrase}</des>? Answer with its box.`
 
 await Backend.select()
@@ -69,9 +97,8 @@ if (arg("init", "pretrained") === "pretrained") {
 }
 W.dispose(loaded.model.weights)
 const c = model.config
-const isCoordinate = (t: string) => /^[01]\.\d{3}$/.test(t)
 
-/** Fixed 2-D sin-cos ViT positions (Vit.sincosPositions) in place of the learned ones. */
+/** Sin-cos values (Vit.sincosPositions) in place of the learned ViT positions; policies that train the ViT go on training them. */
 if (arg("pos", "learned") === "sincos") {
   const g = c.vit.imageSize / c.vit.patchSize
   W.get(model.weights, "vit/pos").assign(tf.tensor2d(Vit.sincosPositions(g, c.vit.width), [g * g, c.vit.width]))
@@ -96,7 +123,7 @@ if (coords === "fourier") {
   }
   const rows = head.arraySync() as Array<Array<number>>
   tok.vocab.forEach((t, id) => {
-    if (!isCoordinate(t)) return
+    if (!Tok.isCoordinate(t)) return
     const row = new Array<number>(C).fill(0)
     for (let k = 1; k <= F; k++) {
       const a = Math.PI * k * Number(t)
@@ -122,6 +149,19 @@ const example = (instruction: string, answer: string): Prompt.Example => {
 }
 
 const S = c.vit.imageSize
+/** Held-out items: the eval split's refs, or generated one-object scenes from another seed. */
+const n = Number(arg("n", "150"))
+const held: Array<{ readonly phrase: string; readonly box: Box.Norm; readonly pixels: Float32Array }> = []
+if (minObjects === 1 && maxObjects === 1) {
+  for (let i = 0; held.length < n; i++) {
+    const { scene, image } = Scene.generate(i, { seed: 77, minObjects, maxObjects })
+    const r = scene.regions[0]
+    if (r !== undefined) held.push({ phrase: r.phrase, box: Box.round3(Box.normalise(r.box, scene.width, scene.height)), pixels: Raster.toInput(image, S) })
+  }
+} else {
+  const refs = RefCoco.load(path.join(args.eval!, "refs.json"), path.join(args.eval!, "instances.json"), args.eval!)
+  for (const r of Random.shuffle(refs, Random.rng(5)).slice(0, n)) held.push({ ...r, pixels: Raster.toInput(Raster.read(path.join(args.eval!, r.image)), S) })
+}
 const items: Array<{ readonly pixels: Float32Array; readonly example: Prompt.Example }> = []
 for (let i = 0; i < Number(arg("scenes", "4000")); i++) {
   const { scene, image } = Scene.generate(i, { seed: 901, minObjects, maxObjects })
@@ -130,23 +170,19 @@ for (let i = 0; i < Number(arg("scenes", "4000")); i++) {
 }
 
 const base = Freeze.policy("adaptersAndProjection", model, tok)
-const names = [...model.weights.keys()]
+const names = [...model.weights].filter(([, v]) => v.trainable).map(([n]) => n)
 const policies: Record<string, () => Freeze.Policy> = {
   adapters: () => base,
   all: () => ({ name: "lm", trainable: names, rows: new Map() }),
   "adapters+coords": () => {
-    const rows = [...base.rows.get("lm/wte")!, ...tok.vocab.flatMap((t, i) => (isCoordinate(t) ? [i] : []))]
+    const rows = [...base.rows.get("lm/wte")!, ...tok.vocab.flatMap((t, i) => (Tok.isCoordinate(t) ? [i] : []))]
     return { ...base, rows: new Map([["lm/wte", rows], ["lm/head", rows]]) }
   },
   "adapters+vit": () => ({ ...base, trainable: [...base.trainable, ...names.filter((n) => n.startsWith("vit/") && !n.includes("/adapter/"))] }),
   "adapters+mlp": () => ({ ...base, trainable: [...base.trainable, ...names.filter((n) => n.startsWith("lm/") && n.includes("/mlp/"))] }),
   "adapters+attn": () => ({ ...base, trainable: [...base.trainable, ...names.filter((n) => n.startsWith("lm/") && n.includes("/attn/"))] })
 }
-const policy = policies[arg("train", "adapters")]
-if (policy === undefined) {
-  console.error(`rec-probe: train must be one of ${Object.keys(policies).join(", ")}`)
-  process.exit(2)
-}
+const policy = policies[arg("train", "adapters")]!
 
 const t0 = performance.now()
 const result = await Loop.train(model.weights, policy(), (step, seed) => {
@@ -161,19 +197,6 @@ const result = await Loop.train(model.weights, policy(), (step, seed) => {
 }, { steps, lr: Number(arg("lr", "1e-3")), warmupFraction: 0.05, seed: 3, tokensPerStep: batchSize, adamw: { weightDecay: 0.01, clipNorm: 1 } })
 const trainSeconds = (performance.now() - t0) / 1000
 
-/** Held-out items: the eval split's refs, or generated one-object scenes from another seed. */
-const n = Number(arg("n", "150"))
-const held: Array<{ readonly phrase: string; readonly box: Box.Norm; readonly pixels: Float32Array }> = []
-if (minObjects === 1 && maxObjects === 1) {
-  for (let i = 0; held.length < n; i++) {
-    const { scene, image } = Scene.generate(i, { seed: 77, minObjects, maxObjects })
-    const r = scene.regions[0]
-    if (r !== undefined) held.push({ phrase: r.phrase, box: Box.round3(Box.normalise(r.box, scene.width, scene.height)), pixels: Raster.toInput(image, S) })
-  }
-} else {
-  const refs = RefCoco.load(path.join(args.eval!, "refs.json"), path.join(args.eval!, "instances.json"), args.eval!)
-  for (const r of Random.shuffle(refs, Random.rng(5)).slice(0, n)) held.push({ ...r, pixels: Raster.toInput(Raster.read(path.join(args.eval!, r.image)), S) })
-}
 /** Greedy decoding without a cache (query-first prompts all have the same length). */
 const greedy = async (images: tf.Tensor, prompts: ReadonlyArray<ReadonlyArray<number>>, maxNew: number): Promise<Array<string>> => {
   const rows = prompts.map((p) => [...p])
