@@ -33,6 +33,7 @@ import * as Prompt from "../src/model/Prompt.ts"
 import * as Tok from "../src/model/Tokenizer.ts"
 import * as Vit from "../src/model/Vit.ts"
 import * as W from "../src/model/Weights.ts"
+import * as Data from "../src/train/Data.ts"
 import * as Loop from "../src/train/Loop.ts"
 
 /** A user mistake: one line on stderr, exit 2. */
@@ -160,7 +161,8 @@ if (minObjects === 1 && maxObjects === 1) {
   }
 } else {
   const refs = RefCoco.load(path.join(args.eval!, "refs.json"), path.join(args.eval!, "instances.json"), args.eval!)
-  for (const r of Random.shuffle(refs, Random.rng(5)).slice(0, n)) held.push({ ...r, pixels: Raster.toInput(Raster.read(path.join(args.eval!, r.image)), S) })
+  const pixels = Data.pixelLoader(c)
+  for (const r of Random.shuffle(refs, Random.rng(5)).slice(0, n)) held.push({ ...r, pixels: pixels(path.join(args.eval!, r.image)) })
 }
 const items: Array<{ readonly pixels: Float32Array; readonly example: Prompt.Example }> = []
 for (let i = 0; i < Number(arg("scenes", "4000")); i++) {
