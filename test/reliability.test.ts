@@ -4,6 +4,7 @@
  * crash sweep (every occurrence of every point) is `npm run test:crash`.
  */
 import test from "ava"
+import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { crashProject, killAndRecover, killPoints, outputsOf, reference, RUN, type CrashProject } from "./helpers/crash.ts"
@@ -58,17 +59,32 @@ const lockFiles = (p: CrashProject) => {
 test("a run killed while holding a stage's lock: the waiting run takes the lock over and resumes the training", async (t) => {
   const p = crashProject()
   // The first run stops for good after step 12 (checkpoint 10 saved); the second waits for its
-  // lock on train, and then the first is killed.
+  // lock on train, and then the first is killed. The first runs one stage at a time, so its other
+  // stages are queued behind train: a queued stage holds no lock, and the second run computes
+  // them itself and waits on train only. Whatever happens, both are killed after two minutes, so
+  // a regression fails here instead of hanging the suite.
   let second: ReturnType<CrashProject["start"]> | undefined
-  const first = await p.start(["run", "pipelines/crash.ts", "--verbose"], (line, child) => {
+  const children: Array<ChildProcess> = []
+  const waitedOn: Array<string> = []
+  const guard = setTimeout(() => { for (const c of children) c.kill("SIGKILL") }, 120_000)
+  const first = await p.start(["run", "pipelines/crash.ts", "--verbose", "--concurrency", "1"], (line, child) => {
+    if (!children.includes(child)) children.push(child)
     if (line.type === "log" && line.stage === "train" && line.line === "checkpoint 10" && second === undefined) {
-      second = p.start(["run", "pipelines/crash.ts", "--verbose"], (l) => {
+      second = p.start(["run", "pipelines/crash.ts", "--verbose"], (l, c) => {
+        if (!children.includes(c)) children.push(c)
+        if (l.type === "waiting") waitedOn.push(l.stage)
         if (l.type === "waiting" && l.stage === "train") child.kill("SIGKILL")
       }, { TRAIN_HOLD: "0" })
     }
   }, { TRAIN_HOLD: "1" })
+  if (second === undefined) {
+    clearTimeout(guard)
+    return t.fail(`the first run never saved checkpoint 10 (${first.signal ?? first.code}): ${first.stderr}`)
+  }
+  const r = await second
+  clearTimeout(guard)
+  t.deepEqual(waitedOn, ["train"], "the second run waited on the held train stage, and on nothing else")
   t.is(first.signal, "SIGKILL")
-  const r = await second!
   t.is(r.code, 0, r.stderr)
   t.is(statuses(r.lines).train, "ran")
   const resumed = r.lines.find((l) => l.type === "log" && l.stage === "train" && l.line.startsWith("resumed from step "))

@@ -108,25 +108,42 @@ const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, options
         return { status: "cached", key, outputs: hit.outputs, durationMs: 0 } satisfies StageResult
       }
       const t0 = now()
-      const attempt = Effect.scoped(Effect.gen(function*() {
-        yield* Lock.acquire(path.join(store.root, "locks", `${key}.lock`), (owner) =>
-          Effect.sync(() => options.emit({ _tag: "StageWaiting", stage: name, key, pid: owner.pid, host: owner.host })))
-        // Another process may have computed it while we waited for the lock.
+      const lockFile = path.join(store.root, "locks", `${key}.lock`)
+      let told = false
+      const onWait = (owner: { readonly pid: number; readonly host: string }) => Effect.sync(() => {
+        if (!told) options.emit({ _tag: "StageWaiting", stage: name, key, pid: owner.pid, host: owner.host })
+        told = true
+      })
+      // Another process may have computed the key while this one waited for its lock.
+      const computedElsewhere = Effect.sync(() => {
         const after = forced ? undefined : completeRecord(key)
-        if (after !== undefined) {
-          options.emit({ _tag: "StageCached", stage: name, key, outputs: after.outputs })
-          return { status: "cached", key, outputs: after.outputs, durationMs: 0 } satisfies StageResult
-        }
-        const slots = Math.min(Math.max(1, stage.resources.cpu ?? 1), Math.max(1, options.concurrency))
-        const body = cpu.withPermits(slots)(Compute.compute(plan, planned, key, record, options).pipe(Effect.map((execution) => {
-          pending.push(execution)
-          return { status: "ran", key, outputs: execution.outputs, durationMs: execution.durationMs } satisfies StageResult
-        }), Effect.tap(() => performance.now() - lastFlush >= FLUSH_INTERVAL_MS ? flush : Effect.void)))
-        const gpus = stage.resources.gpu ?? 0
-        const result = yield* (gpus > 0 ? gpu.withPermits(Math.min(gpus, Math.max(1, options.gpus)))(body) : body)
+        if (after === undefined) return undefined
+        options.emit({ _tag: "StageCached", stage: name, key, outputs: after.outputs })
+        return { status: "cached", key, outputs: after.outputs, durationMs: 0 } satisfies StageResult
+      })
+      // The key's lock is taken once this run has a slot for the stage, so a stage queued here does
+      // not hold back another process that could compute it now; a key another process is
+      // computing is waited for without holding a slot.
+      const underLock = Effect.scoped(Effect.gen(function*() {
+        yield* Lock.acquire(lockFile, onWait)
+        const after = yield* computedElsewhere
+        if (after !== undefined) return after
+        const execution = yield* Compute.compute(plan, planned, key, record, options)
+        pending.push(execution)
+        if (performance.now() - lastFlush >= FLUSH_INTERVAL_MS) yield* flush
+        const result = { status: "ran", key, outputs: execution.outputs, durationMs: execution.durationMs } satisfies StageResult
         options.emit({ _tag: "StageSucceeded", stage: name, key, outputs: result.outputs, durationMs: result.durationMs })
         return result
       }))
+      const slots = Math.min(Math.max(1, stage.resources.cpu ?? 1), Math.max(1, options.concurrency))
+      const gpus = stage.resources.gpu ?? 0
+      const withCpu = cpu.withPermits(slots)(underLock)
+      const withSlots = gpus > 0 ? gpu.withPermits(Math.min(gpus, Math.max(1, options.gpus)))(withCpu) : withCpu
+      const attempt = Effect.gen(function*() {
+        yield* Lock.awaitFree(lockFile, onWait)
+        const after = yield* computedElsewhere
+        return after !== undefined ? after : yield* withSlots
+      })
       return yield* attempt.pipe(
         Effect.catch((e) => {
           if (!options.keepGoing) stopping = true
