@@ -35,33 +35,23 @@ import * as Vit from "../src/model/Vit.ts"
 import * as W from "../src/model/Weights.ts"
 import * as Data from "../src/train/Data.ts"
 import * as Loop from "../src/train/Loop.ts"
+import * as Args from "./args.ts"
 
-/** A user mistake: one line on stderr, exit 2. */
-const usage = (detail: string): never => {
-  console.error(`rec-probe: ${detail}`)
-  process.exit(2)
-}
+const usage = (detail: string): never => Args.usage("rec-probe", detail)
 
-const CHOICES: Record<string, ReadonlyArray<string>> = {
-  train: ["adapters", "all", "adapters+coords", "adapters+vit", "adapters+mlp", "adapters+attn"],
-  pos: ["learned", "sincos"],
-  coords: ["tokens", "digits", "fourier"],
-  act: ["identity", "silu"],
-  init: ["pretrained", "fresh"],
-  layout: ["image-first", "query-first"]
-}
-const NUMBERS = ["steps", "batch", "lr", "scenes", "r", "n"]
-const PATHS = ["model", "eval", "save"]
-const args: Record<string, string> = {}
-for (const a of process.argv.slice(2)) {
-  const at = a.indexOf("=")
-  const key = at < 0 ? a : a.slice(0, at)
-  if (at < 0 || ![...Object.keys(CHOICES), ...NUMBERS, ...PATHS, "objects"].includes(key)) usage(`unknown argument ${a} (options: see the header of bench/rec-probe.ts)`)
-  const value = a.slice(at + 1)
-  if (CHOICES[key] !== undefined && !CHOICES[key].includes(value)) usage(`${key}=${value}: expected one of ${CHOICES[key].join(", ")}`)
-  if (NUMBERS.includes(key) && !(Number(value) > 0)) usage(`${key}=${value}: expected a positive number`)
-  args[key] = value
-}
+const args = Args.parse({
+  name: "rec-probe",
+  choices: {
+    train: ["adapters", "all", "adapters+coords", "adapters+vit", "adapters+mlp", "adapters+attn"],
+    pos: ["learned", "sincos"],
+    coords: ["tokens", "digits", "fourier"],
+    act: ["identity", "silu"],
+    init: ["pretrained", "fresh"],
+    layout: ["image-first", "query-first"]
+  },
+  numbers: ["steps", "batch", "lr", "scenes", "r", "n"],
+  free: ["model", "eval", "save", "objects"]
+})
 const arg = (name: string, fallback: string) => args[name] ?? fallback
 if (args.model === undefined) usage("model=<stage-1 model directory> is required (npx pinkflow path stage1.model)")
 const objects = /^(\d+)-(\d+)$/.exec(arg("objects", "3-6"))

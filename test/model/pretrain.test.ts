@@ -1,6 +1,8 @@
 /** Pretraining of the frozen towers at nano size: both losses fall, and the heads are dropped. */
 import test from "ava"
 import * as Backend from "../../src/model/Backend.ts"
+import * as Scene from "../../src/data/Scene.ts"
+import * as Raster from "../../src/data/Raster.ts"
 import * as W from "../../src/model/Weights.ts"
 import * as Pretrain from "../../src/train/Pretrain.ts"
 import { config, model, tokenizer } from "./fixture.ts"
@@ -35,6 +37,55 @@ test.serial("contrastive ViT pretraining lowers the loss and leaves no head behi
   t.true(last < first * 0.6)
   t.is(W.count(m.weights), before)
   t.false([...m.weights.keys()].some((n) => n.startsWith("clip/")))
+  W.dispose(m.weights)
+})
+
+/** A scene with the given objects on a 128 × 128 canvas (only boxes, names and attributes matter). */
+const scene = (objects: ReadonlyArray<{ name: string; colour: string; size: string; box: [number, number, number, number] }>): Scene.Scene => ({
+  imageId: 1,
+  file: "images/000001.png",
+  width: 128,
+  height: 128,
+  objects: objects.map((o, i) => ({ id: i + 1, name: o.name, attributes: [o.colour, o.size], box: { x: o.box[0], y: o.box[1], w: o.box[2], h: o.box[3] } })),
+  relations: [],
+  regions: []
+})
+
+test("patch targets: a patch belongs to the object covering most of it, if it covers at least 15 %", (t) => {
+  // A 4 × 4 grid of 32-pixel patches. The red square covers patch 0 whole and 25 % of patch 1; the
+  // blue circle covers 10 % of patch 15 only.
+  const s = scene([
+    { name: "square", colour: "red", size: "large", box: [0, 0, 40, 32] },
+    { name: "circle", colour: "blue", size: "small", box: [118, 118, 10, 10] }
+  ])
+  const p = Pretrain.patchTargets(s, 4)
+  const colours = Object.keys(Scene.COLOURS)
+  t.deepEqual([...p.object], [1, 1, ...new Array(14).fill(0)])
+  t.is(p.colour[0], colours.indexOf("red"))
+  t.is(p.shape[1], Scene.CATEGORIES.indexOf("square"))
+  t.is(p.size[1], Scene.SIZES.indexOf("large"))
+  t.deepEqual([...p.box.slice(4, 8)], [0, 0, 40 / 128, 0.25])
+  t.is(p.colour[15], colours.length, "10 % of a patch is background")
+  t.is(p.shape[15], Scene.CATEGORIES.length)
+  t.deepEqual([...p.box.slice(60, 64)], [0, 0, 0, 0])
+})
+
+test.serial("dense ViT pretraining lowers the patch-level loss and leaves no head behind", async (t) => {
+  const m = model()
+  const S = config.vit.imageSize
+  const g = S / config.vit.patchSize
+  const items = Array.from({ length: 16 }, (_, i) => {
+    const { scene, image } = Scene.generate(i, { seed: 3, minObjects: 1, maxObjects: 3 })
+    return { image: Raster.toInput(image, S), targets: Pretrain.patchTargets(scene, g) }
+  })
+  const before = W.count(m.weights)
+  const r = await Pretrain.vitDense(m, items, { steps: 40, batchSize: 8, lr: 3e-3, seed: 1 })
+  const first = r.losses.slice(0, 5).reduce((a, b) => a + b) / 5
+  const last = r.losses.slice(-5).reduce((a, b) => a + b) / 5
+  t.log(`dense loss ${first.toFixed(3)} → ${last.toFixed(3)}`)
+  t.true(last < first * 0.6)
+  t.is(W.count(m.weights), before)
+  t.false([...m.weights.keys()].some((n) => n.startsWith("dense/")))
   W.dispose(m.weights)
 })
 

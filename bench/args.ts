@@ -1,0 +1,34 @@
+/**
+ * `key=value` arguments of the diagnostic scripts in `bench/`: unknown keys, values outside a
+ * choice and non-positive numbers are one line on stderr and exit 2.
+ */
+export interface Spec {
+  readonly name: string
+  readonly choices?: Readonly<Record<string, ReadonlyArray<string>>>
+  readonly numbers?: ReadonlyArray<string>
+  /** Keys whose values are taken as given (paths, lists). */
+  readonly free?: ReadonlyArray<string>
+}
+
+/** A user mistake: one line on stderr, exit 2. */
+export const usage = (name: string, detail: string): never => {
+  console.error(`${name}: ${detail}`)
+  process.exit(2)
+}
+
+export const parse = (spec: Spec, argv: ReadonlyArray<string> = process.argv.slice(2)): Record<string, string> => {
+  const choices = spec.choices ?? {}
+  const numbers = spec.numbers ?? []
+  const known = [...Object.keys(choices), ...numbers, ...(spec.free ?? [])]
+  const args: Record<string, string> = {}
+  for (const a of argv) {
+    const at = a.indexOf("=")
+    const key = at < 0 ? a : a.slice(0, at)
+    if (at < 0 || !known.includes(key)) usage(spec.name, `unknown argument ${a} (options: see the header of bench/${spec.name}.ts)`)
+    const value = a.slice(at + 1)
+    if (choices[key] !== undefined && !choices[key].includes(value)) usage(spec.name, `${key}=${value}: expected one of ${choices[key].join(", ")}`)
+    if (numbers.includes(key) && !(Number(value) > 0)) usage(spec.name, `${key}=${value}: expected a positive number`)
+    args[key] = value
+  }
+  return args
+}
