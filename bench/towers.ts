@@ -8,10 +8,11 @@
  *
  *   node --import tsx bench/towers.ts model=$(npx pinkflow path stage1.model) \
  *     captions=$(npx pinkflow path captions.captions) out=<directory> \
- *     [vit=dense] [vit-steps=1500] [vit-scenes=6000] \
+ *     [vit=dense] [vit-steps=1500] [vit-scenes=6000] [pos=learned|sincos (the ViT positions start as Vit.sincosPositions)] \
  *     [lm-text=<dir>,<dir>,… (e.g. the captions, instructions.train and general-data.general)] [numeracy=0|1] [lm-steps=800]
  *     [stage1-steps=300]
  */
+import * as tf from "@tensorflow/tfjs-core"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Build from "../src/data/Build.ts"
@@ -21,6 +22,7 @@ import * as Scene from "../src/data/Scene.ts"
 import * as Vg from "../src/data/Vg.ts"
 import * as Backend from "../src/model/Backend.ts"
 import * as Checkpoint from "../src/model/Checkpoint.ts"
+import * as Vit from "../src/model/Vit.ts"
 import * as W from "../src/model/Weights.ts"
 import * as Pretrain from "../src/train/Pretrain.ts"
 import * as Recipe from "../src/train/Recipe.ts"
@@ -29,13 +31,14 @@ import * as Args from "./args.ts"
 const NAME = "towers"
 const args = Args.parse({
   name: NAME,
-  choices: { vit: ["contrastive", "dense"], numeracy: ["0", "1"] },
+  choices: { vit: ["contrastive", "dense"], pos: ["learned", "sincos"], numeracy: ["0", "1"] },
   numbers: ["vit-steps", "vit-scenes", "lm-steps", "stage1-steps"],
   free: ["model", "captions", "out", "lm-text"]
 })
 for (const key of ["model", "captions", "out"]) if (args[key] === undefined) Args.usage(NAME, `${key}= is required (see the header of bench/${NAME}.ts)`)
 const textDirs = args["lm-text"]?.split(",") ?? []
 for (const dir of [args.model!, args.captions!, ...textDirs]) if (!fs.existsSync(dir)) Args.usage(NAME, `no such directory: ${dir}`)
+if (args.pos !== undefined && args.vit !== "dense") Args.usage(NAME, "pos= sets the ViT positions for vit=dense: give vit=dense as well")
 if (args.numeracy === "1" && textDirs.length === 0) Args.usage(NAME, "numeracy=1 mixes numeracy into the LM's text: give lm-text= as well")
 process.on("uncaughtException", (e) => {
   if (e instanceof W.WeightsError || e instanceof Vg.DatasetError) Args.usage(NAME, e.message)
@@ -59,6 +62,7 @@ const span = (losses: ReadonlyArray<number>) => [mean(losses.slice(0, 20)), mean
 if (args.vit === "dense") {
   const S = c.vit.imageSize
   const grid = S / c.vit.patchSize
+  if (args.pos === "sincos") W.get(model.weights, "vit/pos").assign(tf.tensor2d(Vit.sincosPositions(grid, c.vit.width), [grid * grid, c.vit.width]))
   const items = Array.from({ length: Number(args["vit-scenes"] ?? 6000) }, (_, i) => {
     const { scene, image } = Scene.generate(i, { seed: 4242, minObjects: 1, maxObjects: 6 })
     return { image: Raster.toInput(image, S), targets: Pretrain.patchTargets(scene, grid) }

@@ -85,41 +85,50 @@ const padIds = (rows: ReadonlyArray<ReadonlyArray<number>>, length: number) => {
   return { ids, mask }
 }
 
-/** Contrastive pretraining of the model's ViT (its adapters, if any, are not used). */
-export const vit = async (model: Pink.Model, tok: Tok.Tokenizer, pairs: ReadonlyArray<Pair>, o: Options): Promise<Loop.Result> => {
-  const c = model.config
-  const S = c.vit.imageSize
+/** Options for Loop.train shared by the pretrainings. */
+const loopOptions = (o: Options, tokensPerStep: number): Loop.Options => ({
+  steps: o.steps,
+  lr: o.lr,
+  warmupFraction: o.warmupFraction ?? 0.05,
+  seed: o.seed,
+  adamw: { weightDecay: o.weightDecay ?? 0.01 },
+  tokensPerStep,
+  checkpointDir: o.checkpointDir,
+  checkpointEvery: o.checkpointEvery,
+  onProgress: o.onProgress,
+  progressEveryMs: 1000
+})
+
+/** Trains the ViT with the heads `init` adds (weights named `prefix…`), then drops the heads. */
+const withHeads = async (model: Pink.Model, prefix: string, init: () => void, loss: (step: number) => tf.Scalar, o: Options): Promise<Loop.Result> => {
   const w = model.weights
-  initHeads(w, o.seed, c, tok.size)
-  const captions = pairs.map((p) => tok.encode(p.caption))
-  const L_ = Math.max(1, Math.min(48, Math.max(...captions.map((x) => x.length))))
-  const heads = [...w.keys()].filter((n) => n.startsWith("clip/"))
+  init()
+  const heads = [...w.keys()].filter((n) => n.startsWith(prefix))
   const policy: Freeze.Policy = { name: "vit", trainable: [...Freeze.policy("vit", model).trainable, ...heads], rows: new Map() }
   try {
-    return await Loop.train(w, policy, (step) => {
-      const idx = sampleIndices(pairs.length, o.batchSize, o.seed, step)
-      const pixels = new Float32Array(idx.length * S * S * 3)
-      idx.forEach((i, b) => pixels.set(pairs[i]!.image, b * S * S * 3))
-      const { ids, mask } = padIds(idx.map((i) => captions[i]!), L_)
-      return contrastiveLoss(w, c, tf.tensor4d(pixels, [idx.length, S, S, 3]), tf.tensor2d(ids, [idx.length, L_], "int32"), tf.tensor2d(mask, [idx.length, L_]))
-    }, {
-      steps: o.steps,
-      lr: o.lr,
-      warmupFraction: o.warmupFraction ?? 0.05,
-      seed: o.seed,
-      adamw: { weightDecay: o.weightDecay ?? 0.01 },
-      tokensPerStep: o.batchSize,
-      checkpointDir: o.checkpointDir,
-      checkpointEvery: o.checkpointEvery,
-      onProgress: o.onProgress,
-      progressEveryMs: 1000
-    })
+    return await Loop.train(w, policy, loss, loopOptions(o, o.batchSize))
   } finally {
     for (const n of heads) {
       w.get(n)!.dispose()
       w.delete(n)
     }
   }
+}
+
+/** Contrastive pretraining of the model's ViT (its adapters, if any, are not used). */
+export const vit = (model: Pink.Model, tok: Tok.Tokenizer, pairs: ReadonlyArray<Pair>, o: Options): Promise<Loop.Result> => {
+  const c = model.config
+  const S = c.vit.imageSize
+  const w = model.weights
+  const captions = pairs.map((p) => tok.encode(p.caption))
+  const L_ = Math.max(1, Math.min(48, Math.max(...captions.map((x) => x.length))))
+  return withHeads(model, "clip/", () => initHeads(w, o.seed, c, tok.size), (step) => {
+    const idx = sampleIndices(pairs.length, o.batchSize, o.seed, step)
+    const pixels = new Float32Array(idx.length * S * S * 3)
+    idx.forEach((i, b) => pixels.set(pairs[i]!.image, b * S * S * 3))
+    const { ids, mask } = padIds(idx.map((i) => captions[i]!), L_)
+    return contrastiveLoss(w, c, tf.tensor4d(pixels, [idx.length, S, S, 3]), tf.tensor2d(ids, [idx.length, L_], "int32"), tf.tensor2d(mask, [idx.length, L_]))
+  }, o)
 }
 
 /** Per-patch targets of one scene for `vitDense`, patches in row-major order. */
@@ -213,34 +222,15 @@ export const denseLoss = (w: W.Weights, c: Config.Config, items: ReadonlyArray<D
 }
 
 /** Patch-level pretraining of the model's ViT (its adapters, if any, are not used). */
-export const vitDense = async (model: Pink.Model, items: ReadonlyArray<DenseItem>, o: Options): Promise<Loop.Result> => {
+export const vitDense = (model: Pink.Model, items: ReadonlyArray<DenseItem>, o: Options): Promise<Loop.Result> => {
   const c = model.config
   const w = model.weights
-  L.initLinear(w, o.seed, "dense/colour", c.vit.width, COLOUR_NAMES.length + 1)
-  L.initLinear(w, o.seed, "dense/shape", c.vit.width, Scene.CATEGORIES.length + 1)
-  L.initLinear(w, o.seed, "dense/size", c.vit.width, Scene.SIZES.length + 1)
-  L.initLinear(w, o.seed, "dense/box", c.vit.width, 4)
-  const heads = [...w.keys()].filter((n) => n.startsWith("dense/"))
-  const policy: Freeze.Policy = { name: "vit", trainable: [...Freeze.policy("vit", model).trainable, ...heads], rows: new Map() }
-  try {
-    return await Loop.train(w, policy, (step) => denseLoss(w, c, sampleIndices(items.length, o.batchSize, o.seed, step).map((i) => items[i]!)), {
-      steps: o.steps,
-      lr: o.lr,
-      warmupFraction: o.warmupFraction ?? 0.05,
-      seed: o.seed,
-      adamw: { weightDecay: o.weightDecay ?? 0.01, clipNorm: 1 },
-      tokensPerStep: o.batchSize,
-      checkpointDir: o.checkpointDir,
-      checkpointEvery: o.checkpointEvery,
-      onProgress: o.onProgress,
-      progressEveryMs: 1000
-    })
-  } finally {
-    for (const n of heads) {
-      w.get(n)!.dispose()
-      w.delete(n)
-    }
-  }
+  return withHeads(model, "dense/", () => {
+    L.initLinear(w, o.seed, "dense/colour", c.vit.width, COLOUR_NAMES.length + 1)
+    L.initLinear(w, o.seed, "dense/shape", c.vit.width, Scene.CATEGORIES.length + 1)
+    L.initLinear(w, o.seed, "dense/size", c.vit.width, Scene.SIZES.length + 1)
+    L.initLinear(w, o.seed, "dense/box", c.vit.width, 4)
+  }, (step) => denseLoss(w, c, sampleIndices(items.length, o.batchSize, o.seed, step).map((i) => items[i]!)), o)
 }
 
 /** Next-token pretraining of the model's LM on text. */
@@ -267,16 +257,5 @@ export const lm = async (model: Pink.Model, tok: Tok.Tokenizer, texts: ReadonlyA
     const x = tf.add(Lm.tokens(model.weights, idT), Lm.positions(model.weights, tf.range(0, length, 1, "int32"))) // [B, T, C]
     const hidden = Lm.run(model.weights, c, x, Lm.causalMask(length), undefined) // [B, T, C]
     return Pink.maskedLoss(Lm.logits(model.weights, hidden), tf.tensor2d(targets, [B, length], "int32"), tf.tensor2d(weights, [B, length]))
-  }, {
-    steps: o.steps,
-    lr: o.lr,
-    warmupFraction: o.warmupFraction ?? 0.05,
-    seed: o.seed,
-    adamw: { weightDecay: o.weightDecay ?? 0.01 },
-    tokensPerStep: o.batchSize * length,
-    checkpointDir: o.checkpointDir,
-    checkpointEvery: o.checkpointEvery,
-    onProgress: o.onProgress,
-    progressEveryMs: 1000
-  })
+  }, loopOptions(o, o.batchSize * length))
 }
