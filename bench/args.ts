@@ -2,6 +2,9 @@
  * `key=value` arguments of the diagnostic scripts in `bench/`: unknown keys, values outside a
  * choice and non-positive numbers are one line on stderr and exit 2.
  */
+import * as fs from "node:fs"
+import * as path from "node:path"
+
 export interface Spec {
   readonly name: string
   readonly choices?: Readonly<Record<string, ReadonlyArray<string>>>
@@ -31,4 +34,17 @@ export const parse = (spec: Spec, argv: ReadonlyArray<string> = process.argv.sli
     args[key] = value
   }
   return args
+}
+
+/** An output directory must be new or empty and not one of the inputs: nothing the user has is overwritten. */
+export const freshDirectory = (name: string, key: string, dir: string, inputs: ReadonlyArray<string>): void => {
+  if (inputs.some((i) => path.resolve(i) === path.resolve(dir))) usage(name, `${key}=${dir} is also an input: give a new directory`)
+  if (fs.existsSync(dir) && (!fs.statSync(dir).isDirectory() || fs.readdirSync(dir).length > 0)) usage(name, `${key}=${dir} exists and is not empty: give a new directory`)
+}
+
+/** The `train.jsonl` of a data directory given as `key=`; a missing one is a one-line error. */
+export const trainJsonl = (name: string, key: string, dir: string): string => {
+  const file = path.join(dir, "train.jsonl")
+  if (!fs.existsSync(file)) usage(name, `${key}=${dir}: no train.jsonl there`)
+  return file
 }

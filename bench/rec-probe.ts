@@ -8,7 +8,7 @@
  *     eval=$(npx pinkflow path eval-data.eval) [train=adapters|all|adapters+coords|adapters+vit|adapters+mlp|adapters+attn]
  *     [objects=3-6|1-1] [steps=600] [batch=16] [lr=1e-3] [scenes=4000] [pos=learned|sincos]
  *     [coords=tokens|digits|fourier] [r=8] [act=identity|silu] [init=pretrained|fresh] [n=150]
- *     [layout=image-first|query-first] [save=<directory for the trained model>]
+ *     [layout=image-first|query-first] [save=<a new or empty directory for the trained model>]
  *
  * `objects=1-1` scores held-out generated one-object scenes instead of the eval split.
  * `layout=query-first` puts the user's turn before the image (Pink's layout has the image first), so
@@ -58,6 +58,7 @@ const objects = /^(\d+)-(\d+)$/.exec(arg("objects", "3-6"))
 const [minObjects, maxObjects] = objects === null ? usage(`objects=${args.objects}: expected MIN-MAX, e.g. 1-1 or 3-6`) : [Number(objects[1]), Number(objects[2])]
 if (minObjects < 1 || maxObjects < minObjects) usage(`objects=${args.objects}: expected 1 ≤ MIN ≤ MAX`)
 if (!(minObjects === 1 && maxObjects === 1) && args.eval === undefined) usage("eval=<eval-data directory> is required unless objects=1-1 (npx pinkflow path eval-data.eval)")
+if (args.save !== undefined) Args.freshDirectory("rec-probe", "save", args.save, [args.model, ...(args.eval === undefined ? [] : [args.eval])])
 const steps = Number(arg("steps", "600"))
 const batchSize = Number(arg("batch", "16"))
 const coords = arg("coords", "tokens")

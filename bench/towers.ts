@@ -3,8 +3,8 @@
  * model, optionally pretrain its ViT further at patch level (`vit=dense`, Pretrain.vitDense on
  * freshly generated scenes) and continue its LM's pretraining on the data's text (`lm-text=`),
  * optionally mixed 1:1 with numeracy text (`numeracy=1`, src/data/Numeracy.ts); then train stage 1
- * again on the captions with the pipeline's stage-1 settings, and write the model to `out=`. Not
- * part of the pipeline; prints one JSON line.
+ * again on the captions with the pipeline's stage-1 settings, and write the model to `out=` (a new
+ * or empty directory). Not part of the pipeline; prints one JSON line.
  *
  *   node --import tsx bench/towers.ts model=$(npx pinkflow path stage1.model) \
  *     captions=$(npx pinkflow path captions.captions) out=<directory> \
@@ -14,6 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import * as Build from "../src/data/Build.ts"
 import * as Numeracy from "../src/data/Numeracy.ts"
@@ -38,18 +39,15 @@ const args = Args.parse({
 for (const key of ["model", "captions", "out"]) if (args[key] === undefined) Args.usage(NAME, `${key}= is required (see the header of bench/${NAME}.ts)`)
 const textDirs = args["lm-text"]?.split(",") ?? []
 for (const dir of [args.model!, args.captions!, ...textDirs]) if (!fs.existsSync(dir)) Args.usage(NAME, `no such directory: ${dir}`)
+Args.trainJsonl(NAME, "captions", args.captions!)
+Args.freshDirectory(NAME, "out", args.out!, [args.model!, args.captions!, ...textDirs])
 if (args.pos !== undefined && args.vit !== "dense") Args.usage(NAME, "pos= sets the ViT positions for vit=dense: give vit=dense as well")
 if (args.numeracy === "1" && textDirs.length === 0) Args.usage(NAME, "numeracy=1 mixes numeracy into the LM's text: give lm-text= as well")
 process.on("uncaughtException", (e) => {
   if (e instanceof W.WeightsError || e instanceof Vg.DatasetError) Args.usage(NAME, e.message)
   throw e
 })
-const readTexts = (dir: string) => {
-  const file = path.join(dir, "train.jsonl")
-  if (!fs.existsSync(file)) Args.usage(NAME, `lm-text: no train.jsonl in ${dir}`)
-  return Recipe.lmTexts(Build.readJsonl<Build.Record>(file))
-}
-const texts = textDirs.flatMap(readTexts)
+const texts = textDirs.flatMap((dir) => Recipe.lmTexts(Build.readJsonl<Build.Record>(Args.trainJsonl(NAME, "lm-text", dir))))
 
 await Backend.select()
 const { model, tokenizer: tok } = await Checkpoint.load(args.model!)
@@ -78,15 +76,14 @@ if (texts.length > 0) {
   report.lm = { texts: texts.length, numeracy: mixed.length - texts.length, loss: span(r.losses), seconds: seconds(t0) }
 }
 const out = args.out!
-const init = `${out}.towers`
-fs.rmSync(init, { recursive: true, force: true })
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "towers-"))
+const init = path.join(scratch, "model")
 await Checkpoint.save(init, model, tok, { stage: "towers", args })
 W.dispose(model.weights)
-fs.rmSync(out, { recursive: true, force: true })
 fs.mkdirSync(out, { recursive: true })
 const t0 = performance.now()
 const s1 = await Recipe.trainStage({ from: "model", dir: init }, [{ dir: args.captions!, file: "train.jsonl" }], "projectionOnly", true, out,
-  { preset: "small", steps: Number(args["stage1-steps"] ?? 300), batchSize: 16, lr: 2e-3, weightDecay: 0, warmup: 0.03, seed: 13, checkpointDir: `${out}.checkpoints`, log: () => {} })
+  { preset: "small", steps: Number(args["stage1-steps"] ?? 300), batchSize: 16, lr: 2e-3, weightDecay: 0, warmup: 0.03, seed: 13, checkpointDir: path.join(scratch, "checkpoints"), log: () => {} })
 report.stage1 = { loss: s1.losses.at(-1), seconds: seconds(t0) }
-for (const dir of [init, `${out}.checkpoints`]) fs.rmSync(dir, { recursive: true, force: true })
+fs.rmSync(scratch, { recursive: true, force: true })
 console.log(JSON.stringify(report))

@@ -109,10 +109,10 @@ const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, options
       }
       const t0 = now()
       const lockFile = path.join(store.root, "locks", `${key}.lock`)
-      let told = false
+      let waited = false
       const onWait = (owner: { readonly pid: number; readonly host: string }) => Effect.sync(() => {
-        if (!told) options.emit({ _tag: "StageWaiting", stage: name, key, pid: owner.pid, host: owner.host })
-        told = true
+        if (!waited) options.emit({ _tag: "StageWaiting", stage: name, key, pid: owner.pid, host: owner.host })
+        waited = true
       })
       // Another process may have computed the key while this one waited for its lock.
       const computedElsewhere = Effect.sync(() => {
@@ -141,7 +141,8 @@ const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, options
       const withSlots = gpus > 0 ? gpu.withPermits(Math.min(gpus, Math.max(1, options.gpus)))(withCpu) : withCpu
       const attempt = Effect.gen(function*() {
         yield* Lock.awaitFree(lockFile, onWait)
-        const after = yield* computedElsewhere
+        // The record was read just before; only a wait can have changed it.
+        const after = waited ? yield* computedElsewhere : undefined
         return after !== undefined ? after : yield* withSlots
       })
       return yield* attempt.pipe(

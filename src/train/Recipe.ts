@@ -110,18 +110,17 @@ export const pretrainVision = async (vocab: ReadonlyArray<string>, captionsDir: 
   return { losses: thin(r.losses), backend: backend.name }
 }
 
-/** Next-token pretraining of the LM on the data's text (markers removed: the LM never sees them). */
-/** The LM's pretraining text for instruction records: one user–assistant exchange each, without the delimiters. */
+/** The LM's pretraining text for instruction records: one user–assistant exchange each, markers removed (the LM never sees them). */
 export const lmTexts = (records: ReadonlyArray<Build.Record>): Array<string> =>
   records.map((r) => `User: ${r.instruction.replace(MARKERS, "")}\nAssistant: ${r.answer}`)
 
+/** Next-token pretraining of the LM on the data's text (`lmTexts`). */
 export const pretrainLm = async (vocab: ReadonlyArray<string>, sources: ReadonlyArray<{ readonly dir: string; readonly file: string }>, out: string, o: TrainOptions) => {
   const backend = await started(o.log)
   const tok = Tok.fromVocab(vocab)
   const c = Config.presets[o.preset]
   const model = Pink.init(c, tok.size, Prompt.imageSlot(tok), o.seed, false)
-  const texts = sources.flatMap(({ dir, file }) =>
-    lmTexts(Build.readJsonl<Build.Record>(path.join(dir, file))))
+  const texts = sources.flatMap(({ dir, file }) => lmTexts(Build.readJsonl<Build.Record>(path.join(dir, file))))
   const r = await Pretrain.lm(model, tok, texts, { steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed: o.seed, weightDecay: o.weightDecay, warmupFraction: o.warmup, checkpointDir: o.checkpointDir, checkpointEvery: Math.max(50, Math.round(o.steps / 5)), onProgress: (p) => o.log(bar(p)) })
   await Checkpoint.save(out, model, tok, { stage: "pretrain-lm" })
   W.dispose(model.weights)
