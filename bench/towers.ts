@@ -27,6 +27,7 @@ import * as Vit from "../src/model/Vit.ts"
 import * as W from "../src/model/Weights.ts"
 import * as Pretrain from "../src/train/Pretrain.ts"
 import * as Recipe from "../src/train/Recipe.ts"
+import * as Towers from "../src/train/Towers.ts"
 import * as Args from "./args.ts"
 
 const NAME = "towers"
@@ -47,7 +48,7 @@ process.on("uncaughtException", (e) => {
   if (e instanceof W.WeightsError || e instanceof Vg.DatasetError) Args.usage(NAME, e.message)
   throw e
 })
-const texts = textDirs.flatMap((dir) => Recipe.lmTexts(Build.readJsonl<Build.Record>(Args.trainJsonl(NAME, "lm-text", dir))))
+const texts = textDirs.flatMap((dir) => Towers.lmTexts(Build.readJsonl<Build.Record>(Args.trainJsonl(NAME, "lm-text", dir))))
 
 await Backend.select()
 const { model, tokenizer: tok } = await Checkpoint.load(args.model!)

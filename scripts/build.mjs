@@ -10,7 +10,7 @@ await esbuild.build({
   format: "esm",
   platform: "node",
   target: "node20",
-  external: ["esbuild"],
+  external: ["esbuild", "acorn"],
   // Bundled CommonJS dependencies may call require(); give them one.
   banner: { js: "import { createRequire as __pinkflowRequire } from 'node:module'; const require = __pinkflowRequire(import.meta.url);" },
   minify: true,

@@ -66,6 +66,8 @@ interface Case {
   readonly error: RegExp
   /** False where the case leaves the store deliberately damaged (checked by verify's own tests). */
   readonly consistent?: boolean
+  /** The prepared store's objects must all still be there afterwards. */
+  readonly untouched?: boolean
 }
 
 const pipe = (file: string, body: string, header = TS) => ({ [`pipelines/${file}`]: header + body })
@@ -110,6 +112,9 @@ export default Pipeline.make({ name: "j", stages: [a] })`, JS), args: ["run", "p
 export default Pipeline.make({ name: "j", stages: [a] })`, JS), args: ["run", "pipelines/j8.js"], code: 1, error: /^pinkflow: stage a failed: output f \(file\) was not written to / },
   { name: "JS: a stage body that throws", files: pipe("j9.js", `const a = Stage.make({ name: "a", outputs: { out: Artifact.json() }, run: () => Effect.sync(() => { throw new TypeError("x.map is not a function") }) })
 export default Pipeline.make({ name: "j", stages: [a] })`, JS), args: ["run", "pipelines/j9.js"], code: 1, error: /^pinkflow: stage a failed: .*x\.map is not a function$/ },
+  { name: "JS: a JSON output wired into a directory input", files: pipe("j10.js", `const r = Stage.make({ name: "r", outputs: { summary: Artifact.json() }, run: () => Effect.succeed({ summary: { best: 1 } }) })
+const b = Stage.make({ name: "b", inputs: { dir: Input.directory(r.out.summary) }, outputs: { out: Artifact.json() }, run: ({ inputs }) => Effect.succeed({ out: typeof inputs.dir }) })
+export default Pipeline.make({ name: "j", stages: [r, b] })`, JS), args: ["run", "pipelines/j10.js"], code: 2, error: /^pinkflow: pipelines\/j10\.js: stage b: input dir: r\.summary is a json, not a directory$/ },
   // --set keys and values
   { name: "--set an unknown stage", args: ["run", EX, "--set", "nostage.x=1"], code: 2, error: /cannot set nostage\.x: no stage named "nostage"/ },
   { name: "--set an unknown param", args: ["run", EX, "--set", "split.sede=3"], code: 2, error: /stage split: invalid params: .*sede/ },
@@ -118,7 +123,12 @@ export default Pipeline.make({ name: "j", stages: [a] })`, JS), args: ["run", "p
   { name: "--set a fraction for an integer", args: ["run", EX, "--set", "split.seed=1.5"], code: 2, error: /stage split: invalid params: .*seed/ },
   { name: "--set without =", args: ["run", EX, "--set", "novalue"], code: 2, error: /--set novalue: expected stage\.param=value/ },
   // Flags, subcommands and queries
-  { name: "--concurrency not a number", args: ["run", EX, "--concurrency", "many"], code: 2, error: /concurrency/ },
+  { name: "--concurrency not a number", args: ["run", EX, "--concurrency", "many"], code: 2, error: /^pinkflow: Invalid value for flag --concurrency: "many"/ },
+  { name: "--concurrency 0", args: ["run", EX, "--concurrency", "0"], code: 2, error: /^pinkflow: --concurrency 0: expected an integer of at least 1$/ },
+  { name: "--concurrency -3", args: ["run", EX, "--concurrency", "-3"], code: 2, error: /^pinkflow: --concurrency -3: expected an integer of at least 1$/ },
+  { name: "--gpus 0", args: ["run", EX, "--gpus", "0"], code: 2, error: /^pinkflow: --gpus 0: expected an integer of at least 1$/ },
+  { name: "gc --keep-runs -1 deletes nothing", args: ["gc", "--keep-runs", "-1"], prepared: true, untouched: true, code: 2, error: /^pinkflow: --keep-runs -1: expected an integer of at least 0$/ },
+  { name: "gc --keep-runs not a number", args: ["gc", "--keep-runs", "all"], prepared: true, untouched: true, code: 2, error: /^pinkflow: Invalid value for flag --keep-runs: "all"/ },
   { name: "--force an unknown stage", args: ["run", EX, "--force", "ghost"], code: 2, error: /--force ghost: no stage named "ghost"/ },
   { name: "an unknown flag", args: ["run", EX, "--frobnicate"], code: 2, error: /frobnicate/ },
   { name: "an unknown subcommand", args: ["frobnicate"], code: 2, error: /frobnicate/ },
@@ -135,7 +145,7 @@ export default Pipeline.make({ name: "j", stages: [a] })`, JS), args: ["run", "p
   // The store
   { name: "a store path that is a file", files: { "store-file": "" }, args: ["run", EX, "--store", "store-file"], code: 1, error: /^pinkflow: cannot use .*store-file: EEXIST/ },
   { name: "a store under a non-directory", args: ["run", EX, "--store", "/dev/null/store"], code: 1, error: /^pinkflow: cannot use \/dev\/null\/store: ENOTDIR/ },
-  { name: "a full disk while storing an output", args: ["run", EX], env: { PINKFLOW_FAULT: "write@3:enospc" }, code: 1, error: /^pinkflow: (stage \S+ failed: )?store: cannot store .*ENOSPC: no space left on device/ },
+  { name: "a full disk while storing an output", args: ["run", EX], env: { PINKFLOW_FAULT: "write@2:enospc" }, code: 1, error: /^pinkflow: (stage \S+ failed: )?store: cannot store .*ENOSPC: no space left on device/ },
   { name: "a full disk while writing the lineage database", args: ["run", EX], env: { PINKFLOW_FAULT: "lineage@2:enospc" }, code: 1, error: /^pinkflow: lineage database .*lineage\.json: ENOSPC: no space left on device/ },
   { name: "a corrupt lineage database", args: ["run", EX], prepared: true, damage: (s) => fs.writeFileSync(path.join(s, "lineage.json"), "{\"version\": 1, \"runs\": ["), code: 1, error: /^pinkflow: lineage database .*: invalid JSON .*verify --repair/, consistent: false },
   // Training
@@ -182,6 +192,8 @@ test(`${cases.length} bad inputs: one line naming the fault, a non-zero exit, no
         if (r.code !== 0) throw new Error(`${c.name}: preparing failed: ${r.stderr}`)
         c.damage?.(store)
       }
+      const objects = () => fs.existsSync(path.join(store, "objects")) ? fs.readdirSync(path.join(store, "objects"), { recursive: true }).map(String).sort() : []
+      const before = objects()
       const r = await exec(p.dir, c.args, env)
       const lines = r.stderr.split("\n").filter((l) => l !== "")
       const problems: Array<string> = []
@@ -189,6 +201,9 @@ test(`${cases.length} bad inputs: one line naming the fault, a non-zero exit, no
       if (lines.length !== 1) problems.push(`${lines.length} lines on stderr`)
       if (!c.error.test(lines[0] ?? "")) problems.push(`the error does not match ${c.error}`)
       if (/\n\s+at /.test(r.stderr)) problems.push("a stack trace")
+      // A mistake prints one line, never the help text.
+      if (/USAGE|FLAGS/.test(r.stdout)) problems.push("the help text on stdout")
+      if (c.untouched === true && JSON.stringify(objects()) !== JSON.stringify(before)) problems.push("objects were deleted")
       if (c.consistent !== false && fs.existsSync(store)) {
         const v = await exec(p.dir, ["verify"], { PINKFLOW_STORE: store, PINKFLOW_FAULT: "" })
         if (v.code !== 0) problems.push(`verify: ${v.stdout.trim()} ${v.stderr.trim()}`)

@@ -22,7 +22,8 @@ test("status names the reason a stage is stale: new, params, code, input, missin
   const params = byStage(p.json("status", PIPELINE, "--set", "train-linear.epochs=50").lines)
   t.is(params["train-linear"].state, "stale")
   t.deepEqual(params["train-linear"].reasons, [{ reason: "params", detail: "params epochs: 200 -> 50" }])
-  t.is(params.evaluate.reasons[0].detail, "input linear: upstream stage train-linear is stale")
+  t.is(params.evaluate.state, "may-run")
+  t.deepEqual(params.evaluate.reasons, [{ reason: "input", detail: "input linear: upstream stage train-linear will run; cached if its output is unchanged" }])
   t.is(params["train-knn"].state, "up-to-date")
 
   p.edit("stages/examples/lib/logistic.ts", "let loss = 0", "let loss = 0 + 0")
@@ -101,27 +102,48 @@ test("dag prints text, dot, mermaid and json", (t) => {
   t.regex(p.pinkflow("dag", PIPELINE).stdout, /^evaluate\n  in:  sets ← split\.sets, linear ← train-linear\.model, knn ← train-knn\.model/m)
 })
 
-test("lineage goes up to the project file and down to everything derived", (t) => {
+test("lineage goes up to the project file and down to everything derived, as a graph in JSON", (t) => {
   const p = project()
   p.json("run", PIPELINE)
   const up = p.json("lineage", "report.summary").lines[0]
-  t.is(up.producer.stage, "report")
-  const metrics = up.producer.inputs[0].artifact
-  t.is(metrics.producer.stage, "evaluate")
-  const sets = metrics.producer.inputs.find((i: any) => i.input === "sets").artifact
-  t.deepEqual(sets.producer.params, { testFraction: 0.25, seed: 7 })
-  const raw = sets.producer.inputs[0].artifact.producer.inputs[0]
-  t.is(raw.from, "pipelines/examples/data/points.csv")
-  t.is(raw.artifact.source, "pipelines/examples/data/points.csv")
-  t.true(Object.keys(up.producer.code).includes("stages/examples/report.ts"))
+  t.is(up.direction, "up")
+  const stageOf = (g: any, key: string) => g.executions[key].stage
+  const producerOf = (g: any, digest: string) => g.edges.find((e: any) => e.type === "output" && e.digest === digest)?.key
+  const inputsOf = (g: any, key: string) => g.edges.filter((e: any) => e.type === "input" && e.key === key)
+  const report = producerOf(up, up.digest)
+  t.is(stageOf(up, report), "report")
+  const evaluate = producerOf(up, inputsOf(up, report)[0].digest)
+  t.is(stageOf(up, evaluate), "evaluate")
+  const setsDigest = inputsOf(up, evaluate).find((e: any) => e.name === "sets").digest
+  const split = producerOf(up, setsDigest)
+  t.deepEqual(up.executions[split].params, { testFraction: 0.25, seed: 7 })
+  const prepare = producerOf(up, inputsOf(up, split)[0].digest)
+  const raw = inputsOf(up, prepare)[0]
+  t.is(up.artifacts[raw.digest].source, "pipelines/examples/data/points.csv")
+  t.true(Object.keys(up.executions[report].code).includes("stages/examples/report.ts"))
+  // Every stage once, every edge once.
+  t.is(Object.keys(up.executions).length, 6)
+  t.is(new Set(up.edges.map((e: any) => JSON.stringify(e))).size, up.edges.length)
 
+  // Down: evaluate is reached from split.sets directly and through both models; no edge is dropped.
   const down = p.json("lineage", "split.sets", "--down").lines[0]
-  const direct = down.derived.map((d: any) => d.stage).sort()
-  t.deepEqual(direct, ["evaluate", "train-knn", "train-linear"])
-  const all = JSON.stringify(down)
-  t.true(all.includes('"stage":"report"'))
+  t.is(down.direction, "down")
+  const consumers = (digest: string) => down.edges.filter((e: any) => e.type === "input" && e.digest === digest).map((e: any) => stageOf(down, e.key)).sort()
+  t.deepEqual(consumers(down.digest), ["evaluate", "train-knn", "train-linear"])
+  for (const model of ["train-linear", "train-knn"]) {
+    const key = Object.keys(down.executions).find((k) => stageOf(down, k) === model)!
+    const out = down.edges.find((e: any) => e.type === "output" && e.key === key).digest
+    t.deepEqual(consumers(out), ["evaluate"], `${model}.model → evaluate`)
+  }
+  t.true(Object.values(down.executions).some((e: any) => e.stage === "report"))
+  t.is(Object.keys(down.executions).length, 4)
+  // The text view lists evaluate under both models and marks the repeats.
+  const text = p.pinkflow("lineage", "split.sets", "--down").stdout
+  t.is(text.match(/→ evaluate/g)?.length, 3)
+  t.is(text.match(/→ evaluate .*\(shown above\)/g)?.length, 2)
   // By digest prefix, too.
-  t.is(p.json("lineage", down.digest.slice(0, 10)).lines[0].producer.stage, "split")
+  const again = p.json("lineage", down.digest.slice(0, 10)).lines[0]
+  t.is(stageOf(again, producerOf(again, again.digest)), "split")
 })
 
 test("a sweep runs every variant, shares upstream stages, and compare marks differences", (t) => {
@@ -172,14 +194,63 @@ test("runs, show, pin and gc keep what recent and pinned runs reference", (t) =>
   t.true(ran(p.json("run", PIPELINE, "--set", "train-knn.k=1").lines).includes("train-knn"))
 })
 
-test("--dry-run says what would run and runs nothing", (t) => {
+test("runs shows a run's --set overrides; a multi-line stage error keeps the tables intact and points to show", (t) => {
+  const p = project()
+  p.json("run", PIPELINE, "--set", "train-knn.k=3", "--set", "split.seed=8")
+  p.json("run", PIPELINE)
+  const table = p.pinkflow("runs").stdout.split("\n")
+  t.regex(table[2]!, / - +succeeded/, "the plain run has no variant")
+  t.regex(table[3]!, / train-knn\.k=3,split\.seed=8 +succeeded/)
+  t.deepEqual(p.json("runs").lines[0][1].set, { "train-knn.k": 3, "split.seed": 8 })
+
+  p.write("pipelines/fails.ts", `import { Effect } from "effect"
+import * as Artifact from "../src/core/Artifact.ts"
+import * as Pipeline from "../src/core/Pipeline.ts"
+import * as Stage from "../src/core/Stage.ts"
+const a = Stage.make({ name: "a", outputs: { out: Artifact.json() }, run: () => Effect.sync(() => { throw new Error("first line\\nsecond line\\nthird line") }) })
+export default Pipeline.make({ name: "fails", stages: [a] })
+`)
+  const r = p.pinkflow("run", "pipelines/fails.ts")
+  t.is(r.code, 1)
+  const id = r.stdout.split("\n")[0]!.split(" ")[1]!
+  const lines = r.stdout.trim().split("\n")
+  t.regex(lines[1]!, new RegExp(`^  failed   a +.*first line … \\(whole error: pinkflow show ${id}\\)$`))
+  t.true(lines.every((l) => l.startsWith("  ") || l.startsWith("run ") || l.startsWith("failed")), r.stdout)
+  const show = p.pinkflow("show", id).stdout.split("\n")
+  const row = show.findIndex((l) => l.startsWith("a "))
+  t.regex(show[row]!, /first line …$/)
+  t.regex(show.slice(row + 1).join("\n"), /^\na:\n {2}.*first line\n {2}second line\n {2}third line/m)
+})
+
+test("--dry-run and status say which stages will run and which may run, in the same words; the real run agrees", (t) => {
   const p = project()
   p.json("run", PIPELINE)
+  const stages = (lines: Array<any>, status: string) => lines.filter((l) => l.type === "stage" && l.status === status).map((l) => l.stage).sort()
   const d = p.json("run", PIPELINE, "--dry-run", "--set", "train-knn.k=2")
-  const would = d.lines.filter((l) => l.type === "stage" && l.status === "would-run").map((l) => l.stage).sort()
-  t.deepEqual(would, ["evaluate", "report", "train-knn"])
-  t.deepEqual(ran(p.json("run", PIPELINE).lines), [])
-  t.is(summary(d.lines).status, "dry-run")
+  t.deepEqual(stages(d.lines, "stale"), ["train-knn"])
+  t.deepEqual(stages(d.lines, "may-run"), ["evaluate", "report"])
+  t.deepEqual(ran(p.json("run", PIPELINE).lines), [], "a dry run runs nothing")
+  const s = summary(d.lines)
+  t.is(s.status, "dry-run")
+  t.false("ran" in s, "a dry run lists nothing under ran")
+  t.deepEqual([s.stale, s.mayRun], [["train-knn"], ["evaluate", "report"]])
+
+  // A test fraction that rounds to the same split: split reruns, its output is identical, nothing else runs.
+  const set = ["--set", "split.testFraction=0.251"]
+  const dry = p.json("run", PIPELINE, "--dry-run", ...set)
+  t.deepEqual(summary(dry.lines).stale, ["split"])
+  t.deepEqual([...summary(dry.lines).mayRun].sort(), ["evaluate", "report", "train-knn", "train-linear"])
+  for (const l of dry.lines.filter((l) => l.status === "may-run")) {
+    t.true(l.reasons.every((r: string) => /^input \w+: upstream stage \S+ (will|may) run; cached if its output is unchanged$/.test(r)), l.reasons.join("; "))
+  }
+  const status = p.json("status", PIPELINE, ...set).lines[0].stages
+  t.deepEqual(status.map((x: any) => x.state), ["up-to-date", "stale", "may-run", "may-run", "may-run", "may-run"])
+  const text = p.pinkflow("run", PIPELINE, "--dry-run", ...set).stdout
+  t.regex(text, /^ {2}stale {4}split /m)
+  t.regex(text, /^ {2}may-run {2}train-linear /m)
+  t.regex(text, /^dry-run: 1 stale \(will run\), 4 may-run \(if an upstream output changes\), 1 cached/m)
+  t.regex(p.pinkflow("status", PIPELINE, ...set).stdout, /^train-linear +may-run +input sets: upstream stage split will run/m)
+  t.deepEqual(ran(p.json("run", PIPELINE, ...set).lines), ["split"])
 })
 
 test("--force recomputes a cached stage", (t) => {

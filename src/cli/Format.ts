@@ -87,7 +87,7 @@ export const upstreamLines = (node: Query.Upstream, indent: string, seen = new S
   seen.add(node.digest)
   const modules = Object.keys(p.code)
   const lines = [
-    `${head} ← ${p.stage}.${p.output}  key ${Digest.short(p.key)}  run ${p.run}`,
+    `${head} ← ${p.stage}.${p.output}  key ${Digest.short(p.key)}  run ${p.run}${p.substitute === undefined ? "" : `  (from substitute ${p.substitute})`}`,
     `${indent}  params ${JSON.stringify(p.params)}`,
     `${indent}  code   ${Digest.short(Digest.ofJson(p.code))} (${modules.length} modules: ${modules.join(" ")})`
   ]
@@ -102,7 +102,7 @@ export const upstreamLines = (node: Query.Upstream, indent: string, seen = new S
 
 export const downstreamLines = (nodes: ReadonlyArray<Query.Downstream>, indent: string): Array<string> =>
   nodes.flatMap((n) => [
-    `${indent}→ ${n.stage} (input ${n.input}, key ${Digest.short(n.key)})`,
+    `${indent}→ ${n.stage} (input ${n.input}, key ${Digest.short(n.key)})${n.repeat ? " (shown above)" : ""}`,
     ...n.outputs.flatMap((o) => [
       `${indent}    ${n.stage}.${o.output} = ${Digest.short(o.digest)} (${o.kind})`,
       ...downstreamLines(o.derived, `${indent}      `)

@@ -21,7 +21,9 @@ export const jsonEvents = (write: Write): Event.Sink => (e) => {
     case "RunStarted":
       return write(JSON.stringify({ type: "run", run: e.run, pipeline: e.pipeline, variant: e.variant, stages: e.stages }))
     case "StageCached":
-      return write(JSON.stringify({ type: "stage", stage: e.stage, status: "cached", key: e.key, outputs: digests(e.outputs), durationMs: 0 }))
+      return write(JSON.stringify({ type: "stage", stage: e.stage, status: "cached", key: e.key, outputs: digests(e.outputs), durationMs: 0, ...(e.substitute === undefined ? {} : { from: e.substitute }) }))
+    case "Warning":
+      return write(JSON.stringify({ type: "warning", stage: e.stage, message: e.message }))
     case "StageSucceeded":
       return write(JSON.stringify({ type: "stage", stage: e.stage, status: "ran", key: e.key, outputs: digests(e.outputs), durationMs: Math.round(e.durationMs) }))
     case "StageFailed":
@@ -29,7 +31,7 @@ export const jsonEvents = (write: Write): Event.Sink => (e) => {
     case "StageSkipped":
       return write(JSON.stringify({ type: "stage", stage: e.stage, status: "skipped", key: null, outputs: {}, because: e.because }))
     case "StageWouldRun":
-      return write(JSON.stringify({ type: "stage", stage: e.stage, status: "would-run", key: e.key, outputs: {}, reasons: e.reasons }))
+      return write(JSON.stringify({ type: "stage", stage: e.stage, status: e.state, key: e.key, outputs: {}, reasons: e.reasons }))
     case "StageWaiting":
       return write(JSON.stringify({ type: "waiting", stage: e.stage, key: e.key, pid: e.pid, host: e.host }))
     case "StageStarted":
@@ -43,7 +45,7 @@ export const jsonEvents = (write: Write): Event.Sink => (e) => {
         type: "summary",
         run: e.run,
         status: e.status,
-        ran: e.ran,
+        ...(e.status === "dry-run" ? { stale: e.stale, mayRun: e.mayRun } : { ran: e.ran }),
         cached: e.cached,
         failed: e.failed,
         skipped: e.skipped,
@@ -52,24 +54,35 @@ export const jsonEvents = (write: Write): Event.Sink => (e) => {
   }
 }
 
+/** The first line of a text, marked `…` when there is more. */
+export const firstLine = (text: string): string => {
+  const nl = text.indexOf("\n")
+  return nl < 0 ? text : `${text.slice(0, nl).trimEnd()} …`
+}
+
 /** A sink that prints events as terminal lines. */
 export const textEvents = (write: Write, options: { readonly verbose: boolean }): Event.Sink => {
   let width = 8
+  let run = ""
   return (e) => {
     switch (e._tag) {
       case "RunStarted":
+        run = e.run
         width = Math.max(8, ...e.stages.map((s) => s.length))
         return write(`run ${e.run}  ${e.pipeline}${e.variant === "" ? "" : `  [${e.variant}]`}`)
       case "StageCached":
-        return write(`  cached   ${pad(e.stage, width)}  ${Digest.short(e.key)}`)
+        return write(`  cached   ${pad(e.stage, width)}  ${Digest.short(e.key)}${e.substitute === undefined ? "" : `  (substitute ${e.substitute})`}`)
+      case "Warning":
+        return write(`  warning  ${pad(e.stage, width)}  ${e.message}`)
       case "StageSucceeded":
         return write(`  ran      ${pad(e.stage, width)}  ${Digest.short(e.key)}  ${seconds(e.durationMs)}`)
       case "StageFailed":
-        return write(`  failed   ${pad(e.stage, width)}  ${e.error}`)
+        // One line per stage: a longer error is in `pinkflow show <run>`.
+        return write(`  failed   ${pad(e.stage, width)}  ${e.error.includes("\n") ? `${firstLine(e.error)} (whole error: pinkflow show ${run})` : e.error}`)
       case "StageSkipped":
         return write(`  skipped  ${pad(e.stage, width)}  ${e.because}`)
       case "StageWouldRun":
-        return write(`  stale    ${pad(e.stage, width)}  ${e.reasons.join("; ")}`)
+        return write(`  ${pad(e.state, 7)}  ${pad(e.stage, width)}  ${e.reasons.join("; ")}`)
       case "StageWaiting":
         return write(`  waiting  ${pad(e.stage, width)}  computed by pid ${e.pid} on ${e.host}`)
       case "StageStarted":
@@ -82,7 +95,9 @@ export const textEvents = (write: Write, options: { readonly verbose: boolean })
           ? write(e.line.startsWith("| ") ? e.line : `    ${pad(e.stage, width)}  ${e.line.replace(/^progress /, "")}`)
           : undefined
       case "RunFinished": {
-        const parts = [`${e.ran.length} ${e.status === "dry-run" ? "to run" : "ran"}`, `${e.cached.length} cached`]
+        const parts = e.status === "dry-run"
+          ? [`${e.stale.length} stale (will run)`, `${e.mayRun.length} may-run (if an upstream output changes)`, `${e.cached.length} cached`]
+          : [`${e.ran.length} ran`, `${e.cached.length} cached`]
         if (e.failed.length > 0) parts.push(`${e.failed.length} failed`)
         if (e.skipped.length > 0) parts.push(`${e.skipped.length} skipped`)
         return write(`${e.status}: ${parts.join(", ")} in ${seconds(e.durationMs)}`)

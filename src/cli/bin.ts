@@ -6,8 +6,9 @@
  * as 130. Every command takes `--json`.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Data, Effect, Layer, Option, Runtime } from "effect"
+import { Console, Data, Effect, Layer, Option, Runtime } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Dag from "../core/Dag.ts"
@@ -19,8 +20,11 @@ import * as Maintenance from "../core/Maintenance.ts"
 import * as Pipeline from "../core/Pipeline.ts"
 import * as Query from "../core/Query.ts"
 import * as Slurm from "../core/Slurm.ts"
+import * as ProjectConfig from "../core/ProjectConfig.ts"
 import { StatCache } from "../core/StatCache.ts"
+import * as Status from "../core/Status.ts"
 import { Store } from "../core/Store.ts"
+import * as Substitute from "../core/Substitute.ts"
 import * as Format from "./Format.ts"
 import * as Render from "./Render.ts"
 
@@ -74,6 +78,10 @@ class ArgumentError extends Data.TaggedError("ArgumentError")<{ readonly detail:
   }
 }
 
+/** A numeric flag's value checked against its range before anything is touched. */
+const atLeast = (flag: string, value: number, min: number) =>
+  value >= min ? Effect.void : Effect.fail(new ArgumentError({ detail: `--${flag} ${value}: expected an integer of at least ${min}` }))
+
 // ---------------------------------------------------------------------------------------------
 // Shared flags
 
@@ -95,8 +103,37 @@ const storeRoot = (flag: Option.Option<string>, near?: string): string =>
     ? path.resolve(process.env.PINKFLOW_STORE)
     : path.join(Loader.projectRoot(near === undefined ? path.join(process.cwd(), "x") : path.resolve(near)), "artifacts")
 
-const services = (root: string) =>
-  Layer.mergeAll(Store.layer(root), Lineage.Lineage.layer(root), StatCache.layer(path.join(root, "statcache.json")))
+const substituteFlag = Flag.String("substitute").pipe(
+  Flag.withDescription("A read-only directory of exported results to take cached results from (repeatable; also \"substitutes\" in pinkflow.config.json)"),
+  Flag.atLeast(0)
+)
+
+const services = (root: string, substitutes: ReadonlyArray<string> = []) => {
+  const store = Store.layer(root)
+  return Layer.mergeAll(
+    store,
+    Substitute.Substitutes.layer(substitutes).pipe(Layer.provide(store)),
+    Lineage.Lineage.layer(root),
+    StatCache.layer(path.join(root, "statcache.json"))
+  )
+}
+
+/**
+ * The substitutes of a command: `--substitute` directories first, then the config file's; each must
+ * be a directory (a mistyped one is a one-line error, not a silent miss).
+ */
+const substitutesOf = (flags: ReadonlyArray<string>, near: string | undefined) =>
+  Effect.gen(function*() {
+    const root = Loader.projectRoot(near === undefined ? path.join(process.cwd(), "x") : path.resolve(near))
+    const config = yield* ProjectConfig.load(root)
+    const dirs = [...flags.map((d) => path.resolve(d)), ...config.substitutes]
+    for (const d of dirs) {
+      if (fs.statSync(d, { throwIfNoEntry: false })?.isDirectory() !== true) {
+        return yield* new ArgumentError({ detail: `substitute ${d}: not a directory${config.substitutes.includes(d) ? ` (from ${config.file})` : ""}` })
+      }
+    }
+    return [...new Set(dirs)]
+  })
 
 const parseSet = (pairs: ReadonlyArray<string>) =>
   Effect.gen(function*() {
@@ -147,12 +184,16 @@ const run = Command.make("run", {
   partition: Flag.String("partition").pipe(Flag.withDescription("Slurm partition (implies --executor slurm)"), Flag.optional),
   account: Flag.String("account").pipe(Flag.withDescription("Slurm account (implies --executor slurm)"), Flag.optional),
   verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Print stage logs"), Flag.withDefault(false)),
+  substitute: substituteFlag,
   json,
   store: storeFlag
 }, (a) =>
   handleErrors(Effect.gen(function*() {
+    yield* atLeast("concurrency", a.concurrency, 1)
+    yield* atLeast("gpus", a.gpus, 1)
     interruptNote = " (completed stages are kept; run again to continue)"
     const set = yield* parseSet(a.set)
+    const substitutes = yield* substitutesOf(a.substitute, a.pipeline)
     // Stages read the backend through their declared environment, so it enters their cache keys.
     if (Option.isSome(a.backend)) process.env.PINKFLOW_BACKEND = a.backend.value
     const emit = a.json ? Render.jsonEvents((l) => process.stdout.write(`${l}\n`)) : Render.textEvents((l) => process.stdout.write(`${l}\n`), { verbose: a.verbose })
@@ -172,7 +213,7 @@ const run = Command.make("run", {
       },
       cli: SELF,
       emit
-    }).pipe(Effect.provide(services(storeRoot(a.store, a.pipeline))))
+    }).pipe(Effect.provide(services(storeRoot(a.store, a.pipeline), substitutes)))
     // One line on stderr names the first failure (the stage lines above name every one).
     const failures = outcomes.flatMap((o) => [...o.stages].filter(([, r]) => r.status === "failed").map(([, r]) => r.error ?? "failed"))
     if (failures.length > 0) {
@@ -185,24 +226,29 @@ const run = Command.make("run", {
 // ---------------------------------------------------------------------------------------------
 // status / why / dag
 
-const status = Command.make("status", { pipeline: pipelineArg, set: setFlag, json, store: storeFlag }, (a) =>
+const status = Command.make("status", { pipeline: pipelineArg, set: setFlag, substitute: substituteFlag, json, store: storeFlag }, (a) =>
   handleErrors(Effect.gen(function*() {
     const set = yield* parseSet(a.set)
-    const variants = yield* Engine.inspect(a.pipeline, set).pipe(Effect.provide(services(storeRoot(a.store, a.pipeline))))
+    const substitutes = yield* substitutesOf(a.substitute, a.pipeline)
+    const variants = yield* Engine.inspect(a.pipeline, set).pipe(Effect.provide(services(storeRoot(a.store, a.pipeline), substitutes)))
+    for (const { states } of variants) {
+      for (const s of states) for (const w of s.warnings) yield* Effect.sync(() => void process.stderr.write(`pinkflow: warning: stage ${s.stage}: ${w}\n`))
+    }
     for (const { plan, states } of variants) {
       if (a.json) {
         yield* printJson({
           pipeline: plan.loaded.file,
           variant: plan.variant.label,
-          stages: states.map((s) => ({ stage: s.stage, state: s.state, key: s.key, reasons: s.reasons }))
+          stages: states.map((s) => ({ stage: s.stage, state: s.state, key: s.key, reasons: s.reasons, ...(s.substitute === undefined ? {} : { substitute: s.substitute }), warnings: s.warnings }))
         })
         continue
       }
       if (plan.variant.label !== "") yield* print(`[${plan.variant.label}]`)
       const width = Math.max(...states.map((s) => s.stage.length))
       for (const s of states) {
-        const head = `${s.stage.padEnd(width)}  ${s.state}`
-        yield* print(s.reasons.length === 0 ? head : `${head}  ${s.reasons.map((r) => r.detail.startsWith(r.reason) ? r.detail : `${r.reason}: ${r.detail}`).join("; ")}`)
+        const state = s.substitute === undefined ? s.state : `${s.state} (substitute ${s.substitute})`
+        const head = `${s.stage.padEnd(width)}  ${state.padEnd(10)}`
+        yield* print(s.reasons.length === 0 ? head.trimEnd() : `${head}  ${s.reasons.map(Status.describe).join("; ")}`)
       }
     }
   }))).pipe(Command.withDescription("Say which stages are up to date, and why the others are stale"))
@@ -251,47 +297,87 @@ const dag = Command.make("dag", {
 // ---------------------------------------------------------------------------------------------
 // lineage / runs / show / compare / pin
 
-const withDb = <A, E>(store: Option.Option<string>, f: (db: Lineage.Database) => Effect.Effect<A, E, Store>) =>
+const withDb = <A, E>(store: Option.Option<string>, f: (db: Lineage.Database) => Effect.Effect<A, E, Store | Substitute.Substitutes>, substitutes: ReadonlyArray<string> = []) =>
   Effect.gen(function*() {
     const db = yield* (yield* Lineage.Lineage).read
-    return yield* f(db)
-  }).pipe(Effect.provide(services(storeRoot(store))))
+    // What the substitutes computed counts as known lineage too (local knowledge wins).
+    return yield* f(substitutes.length === 0 ? db : Substitute.lineage(substitutes, db))
+  }).pipe(Effect.provide(services(storeRoot(store), substitutes)))
 
 const lineage = Command.make("lineage", {
   subject: Argument.String("artifact").pipe(Argument.withDescription("A digest (or prefix) or stage.output")),
   down: Flag.Boolean("down").pipe(Flag.withDescription("Show what derives from the artifact"), Flag.withDefault(false)),
+  substitute: substituteFlag,
   json,
   store: storeFlag
 }, (a) =>
-  handleErrors(withDb(a.store, (db) =>
+  handleErrors(Effect.flatMap(substitutesOf(a.substitute, undefined), (substitutes) => withDb(a.store, (db) =>
     Effect.gen(function*() {
       const digest = yield* Query.resolve(db, a.subject)
+      if (a.json) return yield* printJson(Query.graph(db, digest, a.down ? "down" : "up"))
       if (a.down) {
         const tree = Query.downstream(db, digest)
-        if (a.json) return yield* printJson({ digest, derived: tree })
         yield* print(`${digest}`)
         for (const l of Format.downstreamLines(tree, "  ")) yield* print(l)
         if (tree.length === 0) yield* print("  (nothing derives from it)")
         return
       }
       const up = Query.upstream(db, digest, db.artifacts[digest]?.kind)
-      if (a.json) return yield* printJson(up)
       for (const l of Format.upstreamLines(up, "")) yield* print(l)
-    })))).pipe(Command.withDescription("Say what produced an artifact (recursively), or with --down what derives from it"))
+    }), substitutes)))).pipe(Command.withDescription("Say what produced an artifact (recursively), or with --down what derives from it"))
 
 const pathCommand = Command.make("path", {
   subject: Argument.String("artifact").pipe(Argument.withDescription("A digest (or prefix) or stage.output")),
+  substitute: substituteFlag,
   json,
   store: storeFlag
 }, (a) =>
-  handleErrors(withDb(a.store, (db) =>
+  handleErrors(Effect.flatMap(substitutesOf(a.substitute, undefined), (substitutes) => withDb(a.store, (db) =>
     Effect.gen(function*() {
       const store = yield* Store
       const digest = yield* Query.resolve(db, a.subject)
       const kind = db.artifacts[digest]?.kind ?? "file"
+      // Not here yet: take its producer's result from a substitute (verified, into the store).
+      const producer = db.artifacts[digest]?.producer.key
+      if (!store.isComplete({ kind, digest }) && producer !== undefined) {
+        yield* (yield* Substitute.Substitutes).lookup(producer, (w) => void process.stderr.write(`pinkflow: warning: ${w}\n`))
+      }
       const where = kind === "directory" || kind === "model" ? yield* store.materialize(digest) : store.blobPath(digest)
       yield* a.json ? printJson({ digest, kind, path: where }) : print(where)
-    })))).pipe(Command.withDescription("Print where an artifact can be read (a directory is materialised, read-only)"))
+    }), substitutes)))).pipe(Command.withDescription("Print where an artifact can be read (a directory is materialised, read-only)"))
+
+// ---------------------------------------------------------------------------------------------
+// export
+
+const exportCommand = Command.make("export", {
+  pipeline: pipelineArg,
+  stages: Flag.String("stages").pipe(Flag.withDescription("Comma-separated stages to export (default: every stage)"), Flag.optional),
+  set: setFlag,
+  to: Flag.String("to").pipe(Flag.withDescription("The export directory: created if new, merged with an earlier export")),
+  substitute: substituteFlag,
+  json,
+  store: storeFlag
+}, (a) =>
+  handleErrors(Effect.gen(function*() {
+    const set = yield* parseSet(a.set)
+    const substitutes = yield* substitutesOf(a.substitute, a.pipeline)
+    if (fs.statSync(a.to, { throwIfNoEntry: false })?.isDirectory() === false) return yield* new ArgumentError({ detail: `--to ${a.to}: not a directory` })
+    const layer = services(storeRoot(a.store, a.pipeline), substitutes)
+    const variants = yield* Engine.inspect(a.pipeline, set).pipe(Effect.provide(layer))
+    const names = new Set(variants.flatMap((v) => v.states.map((s) => s.stage)))
+    const wanted = Option.isSome(a.stages) ? a.stages.value.split(",").map((s) => s.trim()).filter((s) => s !== "") : [...names]
+    const unknown = wanted.find((s) => !names.has(s))
+    if (unknown !== undefined) return yield* new ArgumentError({ detail: `--stages ${unknown}: no stage named "${unknown}" in ${a.pipeline}` })
+    const entries: Array<Substitute.Entry> = []
+    for (const { states } of variants) {
+      for (const s of states.filter((x) => wanted.includes(x.stage))) {
+        if (s.state !== "up-to-date") return yield* new ArgumentError({ detail: `stage ${s.stage} is not computed for the current code, params and inputs (${s.state}); run the pipeline first` })
+        entries.push({ stage: s.stage, key: s.key!, outputs: s.outputs! })
+      }
+    }
+    const r = yield* Substitute.exportTo(a.to, entries).pipe(Effect.provide(layer))
+    yield* a.json ? printJson({ ...r, to: path.resolve(a.to) }) : print(`exported ${r.entries} stage results to ${a.to} (${r.objects} objects copied, ${mib(r.bytes)})`)
+  }))).pipe(Command.withDescription("Write the current results of a pipeline's stages (records and objects) to a directory others can use as a substitute"))
 
 const runs = Command.make("runs", { json, store: storeFlag }, (a) =>
   handleErrors(withDb(a.store, (db) =>
@@ -302,7 +388,7 @@ const runs = Command.make("runs", { json, store: storeFlag }, (a) =>
         ["run", "pipeline", "variant", "status", "ran", "cached", "failed", "started", "pinned"],
         list.map((r) => {
           const c = countStatuses(r.stages)
-          return [r.id, r.pipeline, r.variant || "-", Lineage.effectiveStatus(r), String(c.ran), String(c.cached), String(c.failed), r.startedAt, r.pinned ? "yes" : ""]
+          return [r.id, r.pipeline, Pipeline.describeVariant(r) || "-", Lineage.effectiveStatus(r), String(c.ran), String(c.cached), String(c.failed), r.startedAt, r.pinned ? "yes" : ""]
         })
       ))
     })))).pipe(Command.withDescription("List runs, newest first"))
@@ -325,18 +411,25 @@ const show = Command.make("show", { run: Argument.String("run"), json, store: st
     Effect.gen(function*() {
       const r = yield* findRun(db, a.run)
       if (a.json) return yield* printJson(r)
-      yield* print(`run ${r.id}  ${r.pipeline}  ${Lineage.effectiveStatus(r)}${r.variant === "" ? "" : `  [${r.variant}]`}`)
+      const variant = Pipeline.describeVariant(r)
+      yield* print(`run ${r.id}  ${r.pipeline}  ${Lineage.effectiveStatus(r)}${variant === "" ? "" : `  [${variant}]`}`)
       yield* print(`started ${r.startedAt}, finished ${r.finishedAt ?? "-"}${r.pinned ? ", pinned" : ""}`)
       yield* print(Render.table(
         ["stage", "status", "key", "time", "outputs"],
         Object.entries(r.stages).map(([s, x]) => [
           s,
-          x.status,
+          x.substitute === undefined ? x.status : `${x.status} (substitute ${x.substitute})`,
           x.key === null ? "-" : x.key.slice(0, 12),
           x.status === "ran" ? `${(x.durationMs / 1000).toFixed(2)}s` : "-",
-          x.error ?? Object.entries(x.outputs).map(([o, d]) => `${o}=${d.digest.slice(0, 12)}`).join(" ")
+          x.error === undefined ? Object.entries(x.outputs).map(([o, d]) => `${o}=${d.digest.slice(0, 12)}`).join(" ") : Render.firstLine(x.error)
         ])
       ))
+      // Whole errors below the table, indented, so a multi-line one cannot break it.
+      for (const [s, x] of Object.entries(r.stages)) {
+        if (x.error === undefined || !x.error.includes("\n")) continue
+        yield* print(`\n${s}:`)
+        for (const line of x.error.split("\n")) yield* print(`  ${line}`)
+      }
     })))).pipe(Command.withDescription("Show one run: each stage's status, key and outputs"))
 
 const compare = Command.make("compare", {
@@ -388,6 +481,7 @@ const gc = Command.make("gc", {
   store: storeFlag
 }, (a) =>
   handleErrors(Effect.gen(function*() {
+    yield* atLeast("keep-runs", a.keep, 0)
     const r = yield* Maintenance.gc({ keepRuns: a.keep, dryRun: a.dryRun }).pipe(Effect.provide(services(storeRoot(a.store))))
     if (a.json) return yield* printJson(r)
     yield* print(`${a.dryRun ? "would free" : "freed"} ${r.objects} objects (${mib(r.bytes)}), ${r.records} cache records, ${r.trees} trees, ${r.temporaries} abandoned temporaries; kept what ${r.keptRuns} runs reference`)
@@ -395,10 +489,27 @@ const gc = Command.make("gc", {
 
 const verify = Command.make("verify", {
   repair: Flag.Boolean("repair").pipe(Flag.withDescription("Delete corrupt objects and the cache records that need them; rebuild a damaged lineage database"), Flag.withDefault(false)),
+  substitute: Flag.String("substitute").pipe(Flag.withDescription("Check an export directory instead of the store (read-only; repeatable)"), Flag.atLeast(0)),
   json,
   store: storeFlag
 }, (a) =>
   handleErrors(Effect.gen(function*() {
+    if (a.substitute.length > 0) {
+      let problems = 0
+      for (const dir of a.substitute) {
+        if (fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) return yield* new ArgumentError({ detail: `--substitute ${dir}: not a directory` })
+        const r = yield* Substitute.verifyDirectory(dir)
+        problems += r.problems.length
+        if (a.json) yield* printJson({ ...r, ok: r.problems.length === 0 })
+        else {
+          yield* print(`${dir}: checked ${r.entries} records and ${r.objects} objects`)
+          for (const p of r.problems) yield* print(`  ${p}`)
+          yield* print(r.problems.length === 0 ? "ok" : `${r.problems.length} problems (a run skips the entries they affect and computes those stages)`)
+        }
+      }
+      if (problems > 0) return yield* new CliExit({ code: 1 })
+      return
+    }
     const r = yield* Maintenance.verify({ repair: a.repair }).pipe(Effect.provide(services(storeRoot(a.store))))
     const problems = r.corrupt.length + r.missing.length + r.unreadableRecords.length + (r.lineage === null ? 0 : 1)
     if (a.json) yield* printJson({ ...r, ok: problems === 0 })
@@ -452,19 +563,33 @@ const ui = Command.make("ui", {
 
 const pinkflow = Command.make("pinkflow").pipe(
   Command.withDescription("Typed, cached, content-addressed experiment pipelines"),
-  Command.withSubcommands([run, status, why, dag, lineage, pathCommand, runs, show, compare, pinCommand("pin"), pinCommand("unpin"), gc, verify, ui, job])
+  Command.withSubcommands([run, status, why, dag, lineage, pathCommand, exportCommand, runs, show, compare, pinCommand("pin"), pinCommand("unpin"), gc, verify, ui, job])
 )
+
+/**
+ * What Effect CLI writes with `Console.log` (help, version, completions), held back until it is
+ * known whether the arguments were bad: then the help is dropped and one line names the problem.
+ */
+const held: Array<string> = []
+const holdingConsole: Console.Console = { ...globalThis.console, log: (...args: ReadonlyArray<unknown>) => void held.push(args.map(String).join(" ")) }
+const release = Effect.sync(() => {
+  if (held.length > 0) process.stdout.write(`${held.splice(0).join("\n")}\n`)
+})
 
 pinkflow.pipe(
   Command.run({ version: "0.1.0", renderErrors: false }),
+  Effect.provideService(Console.Console, holdingConsole),
   // Ctrl-C: one line, then exit 130. A run keeps every stage it completed.
   Effect.onInterrupt(() => Effect.sync(() => void process.stderr.write(`pinkflow: interrupted${interruptNote}\n`))),
-  // Bad arguments: Effect CLI has shown the help on stdout; one line on stderr and exit 2 like
-  // every user mistake.
+  // Bad arguments: the help Effect CLI prepared is dropped; one line on stderr and exit 2 like
+  // every user mistake. Asked-for help (`--help`, no subcommand) is printed.
   Effect.catchIf((e) => (e as { _tag?: string })._tag === "ShowHelp", (e) => {
     const errors = (e as unknown as { errors: ReadonlyArray<{ readonly message: string }> }).errors
-    return errors.length > 0 ? failWith(2)({ message: errors.map((x) => x.message.replace(/\s+/g, " ").trim()).join("; ") }) : Effect.void
+    if (errors.length === 0) return Effect.void
+    held.length = 0
+    return failWith(2)({ message: errors.map((x) => x.message.replace(/\s+/g, " ").trim()).join("; ") })
   }),
+  Effect.ensuring(release),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({ disableErrorReporting: true })
 )

@@ -11,6 +11,7 @@ import type * as CacheKey from "./CacheKey.ts"
 import * as Digest from "./Digest.ts"
 import type * as Event from "./Event.ts"
 import * as Fault from "./Fault.ts"
+import * as Maintenance from "./Maintenance.ts"
 import type { Execution } from "./Lineage.ts"
 import * as Plan from "./Plan.ts"
 import type * as Stage from "./Stage.ts"
@@ -87,6 +88,60 @@ const checkStored = (store: Store["Service"], cache: StatCache["Service"], input
     catch: (e) => new StageFailed({ stage: "", detail: `input ${input}: ${e instanceof Error ? e.message : String(e)}` })
   })
 
+/** The relative paths of the files under `dir`. */
+const filesUnder = (dir: string, prefix = ""): Array<string> =>
+  fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`])
+
+/**
+ * After the body: every stored input it was given must be as it was. A stage that wrote into a
+ * stored object (its path is the object itself, and a read-only mode does not stop root) fails,
+ * naming the input; the object is evicted with the results that need it, so the store stays
+ * consistent and the stage that produced it runs again. A materialised tree whose files were
+ * added, removed or replaced is dropped (the store materialises it again from its blobs).
+ */
+const checkUntouched = (store: Store["Service"], cache: StatCache["Service"], stage: string, input: string, spec: CacheKey.InputRecord, given: unknown) =>
+  Effect.tryPromise({
+    try: async (): Promise<string | undefined> => {
+      if (Artifact.isValueKind(spec.kind)) return undefined
+      const entries = Artifact.isTreeKind(spec.kind) ? store.manifest(spec.digest)?.entries ?? [] : []
+      const blobs = [...(Artifact.isTreeKind(spec.kind) ? [] : [spec.digest]), ...entries.map(([, d]) => d)]
+      const changed: Array<string> = []
+      for (const d of new Set(blobs)) {
+        const actual = fs.existsSync(store.blobPath(d)) ? await cache.get(store.blobPath(d), "sha256", async (f) => (await Digest.ofFile(f)).digest) : "missing"
+        if (actual !== d) changed.push(d)
+      }
+      if (changed.length > 0) {
+        Maintenance.evict(store, changed)
+        return `input ${input} (${spec.from}): the stage changed the stored object it was given; the object was removed from the store, so the stage that produced it runs again`
+      }
+      if (typeof given === "string" && Artifact.isTreeKind(spec.kind) && fs.existsSync(given)) {
+        const expected = new Map(entries.map(([rel, d]) => [rel, d]))
+        const files = filesUnder(given)
+        let intact = files.length === expected.size
+        for (const rel of intact ? files : []) {
+          const d = expected.get(rel)
+          const file = path.join(given, rel)
+          const a = fs.statSync(file)
+          const b = fs.statSync(store.blobPath(d ?? ""), { throwIfNoEntry: false })
+          // A hard link to the blob is checked with the blob; a copy (no hard links here) by its content.
+          const same = d !== undefined && b !== undefined && (a.ino === b.ino && a.dev === b.dev ||
+            (await cache.get(file, "sha256", async (f) => (await Digest.ofFile(f)).digest)) === d)
+          if (!same) {
+            intact = false
+            break
+          }
+        }
+        if (!intact) {
+          fs.rmSync(given, { recursive: true, force: true })
+          return `input ${input} (${spec.from}): the stage changed the directory it was given (files added, removed or replaced); its stored objects are intact`
+        }
+      }
+      return undefined
+    },
+    catch: (e) => new StageFailed({ stage, detail: `input ${input}: ${e instanceof Error ? e.message : String(e)}` })
+  }).pipe(Effect.flatMap((detail) => detail === undefined ? Effect.void : Effect.fail(new StageFailed({ stage, detail }))))
+
 const inputValue = (store: Store["Service"], spec: CacheKey.InputRecord & { readonly path?: string }) => {
   if (spec.path !== undefined) return Effect.succeed<unknown>(spec.path)
   if (Artifact.isValueKind(spec.kind)) return store.readJson(spec.digest)
@@ -150,6 +205,9 @@ export const compute = (plan: Plan.Plan, planned: Plan.Planned, key: string, rec
       try: (signal) => isolated ? inWorker(options.worker!, job, ctx.log, signal) : stage.execute(ctx, signal),
       catch: (e) => new StageFailed({ stage: stage.name, detail: String(e) })
     })
+    for (const [name, spec] of Object.entries(stage.inputs)) {
+      if (spec._tag !== "FromProject") yield* checkUntouched(store, cache, stage.name, name, record.inputs[name]!, inputs[name])
+    }
     if (!result.ok) {
       if (result.interrupted) return yield* Effect.interrupt
       log.push(result.detail)

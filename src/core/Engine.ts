@@ -97,12 +97,12 @@ export const run = Effect.fn("Engine.run")(function*(file: string, options: RunO
     if (options.dryRun) {
       const states = yield* Status.inspect(plan, force)
       for (const s of states) {
-        if (s.state === "up-to-date") options.emit({ _tag: "StageCached", stage: s.stage, key: s.key!, outputs: s.outputs! })
-        else options.emit({ _tag: "StageWouldRun", stage: s.stage, key: s.key, reasons: s.reasons.map((r) => `${r.reason}: ${r.detail}`) })
+        for (const message of s.warnings) options.emit({ _tag: "Warning", stage: s.stage, message })
+        if (s.state === "up-to-date") options.emit({ _tag: "StageCached", stage: s.stage, key: s.key!, outputs: s.outputs!, substitute: s.substitute })
+        else options.emit({ _tag: "StageWouldRun", stage: s.stage, state: s.state, key: s.key, reasons: s.reasons.map(Status.describe) })
       }
-      const stale = states.filter((s) => s.state === "stale").map((s) => s.stage)
-      const cached = states.filter((s) => s.state === "up-to-date").map((s) => s.stage)
-      options.emit({ _tag: "RunFinished", run: id, status: "dry-run", ran: stale, cached, failed: [], skipped: [], durationMs: performance.now() - t0 })
+      const named = (state: Status.StageState["state"]) => states.filter((s) => s.state === state).map((s) => s.stage)
+      options.emit({ _tag: "RunFinished", run: id, status: "dry-run", ran: [], cached: named("up-to-date"), failed: [], skipped: [], stale: named("stale"), mayRun: named("may-run"), durationMs: performance.now() - t0 })
       outcomes.push({ run: id, variant: plan.variant.label, status: "dry-run", stages: new Map() })
       continue
     }
@@ -111,6 +111,7 @@ export const run = Effect.fn("Engine.run")(function*(file: string, options: RunO
       pipeline: plan.loaded.file,
       name: plan.loaded.pipeline.name,
       variant: plan.variant.label,
+      set: plan.variant.set,
       params: plan.variant.overrides,
       startedAt: new Date().toISOString(),
       finishedAt: null,
@@ -128,7 +129,7 @@ export const run = Effect.fn("Engine.run")(function*(file: string, options: RunO
         r.status = status
         r.finishedAt = new Date().toISOString()
         for (const [stage, res] of results) {
-          r.stages[stage] = { key: res.key, status: res.status, durationMs: res.durationMs, outputs: res.outputs, error: res.error } satisfies StageInRun
+          r.stages[stage] = { key: res.key, status: res.status, durationMs: res.durationMs, outputs: res.outputs, error: res.error, ...(res.substitute === undefined ? {} : { substitute: res.substitute }) } satisfies StageInRun
         }
       }).pipe(Effect.andThen(Effect.sync(() => {
         const by = (s: StageInRun["status"]) => [...results].filter(([, r]) => r.status === s).map(([n]) => n)
@@ -140,13 +141,15 @@ export const run = Effect.fn("Engine.run")(function*(file: string, options: RunO
           cached: by("cached"),
           failed: by("failed"),
           skipped: by("skipped"),
+          stale: [],
+          mayRun: [],
           durationMs: performance.now() - t0
         })
       })))
     const emit: Event.Sink = (e) => {
         if (e._tag === "StageCached" || e._tag === "StageSkipped") {
           results.set(e.stage, e._tag === "StageCached"
-            ? { status: "cached", key: e.key, outputs: e.outputs, durationMs: 0 }
+            ? { status: "cached", key: e.key, outputs: e.outputs, durationMs: 0, substitute: e.substitute }
             : { status: "skipped", key: null, outputs: {}, durationMs: 0, error: e.because })
         } else if (e._tag === "StageSucceeded") {
           results.set(e.stage, { status: "ran", key: e.key, outputs: e.outputs, durationMs: e.durationMs })

@@ -26,6 +26,7 @@ import * as Lock from "./Lock.ts"
 import * as Plan from "./Plan.ts"
 import { StatCache } from "./StatCache.ts"
 import { Store, type Stored } from "./Store.ts"
+import { Substitutes } from "./Substitute.ts"
 
 export interface Options {
   readonly run: string
@@ -46,10 +47,12 @@ export interface StageResult {
   readonly outputs: Readonly<Record<string, Stored>>
   readonly durationMs: number
   readonly error?: string | undefined
+  /** A cached result taken from this substitute. */
+  readonly substitute?: string | undefined
 }
 
 /** What every executor implements. */
-export type Executor = (plan: Plan.Plan, options: Options) => Effect.Effect<ReadonlyMap<string, StageResult>, unknown, Store | StatCache | Lineage.Lineage>
+export type Executor = (plan: Plan.Plan, options: Options) => Effect.Effect<ReadonlyMap<string, StageResult>, unknown, Store | StatCache | Lineage.Lineage | Substitutes>
 
 const now = () => performance.now()
 
@@ -78,9 +81,21 @@ const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, options
     return batch.length === 0 ? Effect.void : lineage.update((db) => Lineage.addExecutions(db, batch))
   })
 
-  const completeRecord = (key: string) => {
-    const rec = store.readRecord(key)
-    return rec !== undefined && Object.values(rec.outputs).every(store.isComplete) ? rec : undefined
+  const substitutes = yield* Substitutes
+
+  /** The key's complete record: local, or taken from a substitute (then lineage learns its producer). */
+  const completeRecord = (name: string, key: string) =>
+    Effect.gen(function*() {
+      const rec = yield* substitutes.lookup(key, (message) => options.emit({ _tag: "Warning", stage: name, message }))
+      if (rec?.substitute !== undefined && rec.run !== options.run) {
+        pending.push({ key, stage: name, run: rec.run, record: rec.record, outputs: rec.outputs, startedAt: rec.createdAt, durationMs: rec.durationMs, log: [], substitute: rec.substitute })
+      }
+      return rec
+    })
+
+  const cachedResult = (name: string, key: string, rec: NonNullable<Effect.Success<ReturnType<typeof completeRecord>>>): StageResult => {
+    options.emit({ _tag: "StageCached", stage: name, key, outputs: rec.outputs, substitute: rec.substitute })
+    return { status: "cached", key, outputs: rec.outputs, durationMs: 0, substitute: rec.substitute }
   }
 
   const runStage = (name: string): Effect.Effect<StageResult, never, Store | StatCache> =>
@@ -102,11 +117,8 @@ const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, options
       const record = Plan.keyRecord(planned, inputs)
       const key = CacheKey.hash(record)
       const forced = options.force.has(name)
-      const hit = forced ? undefined : completeRecord(key)
-      if (hit !== undefined) {
-        options.emit({ _tag: "StageCached", stage: name, key, outputs: hit.outputs })
-        return { status: "cached", key, outputs: hit.outputs, durationMs: 0 } satisfies StageResult
-      }
+      const hit = forced ? undefined : yield* completeRecord(name, key)
+      if (hit !== undefined) return cachedResult(name, key, hit)
       const t0 = now()
       const lockFile = path.join(store.root, "locks", `${key}.lock`)
       let waited = false
@@ -115,11 +127,10 @@ const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, options
         waited = true
       })
       // Another process may have computed the key while this one waited for its lock.
+      // (Substitutes were asked already, before the wait.)
       const computedElsewhere = Effect.sync(() => {
-        const after = forced ? undefined : completeRecord(key)
-        if (after === undefined) return undefined
-        options.emit({ _tag: "StageCached", stage: name, key, outputs: after.outputs })
-        return { status: "cached", key, outputs: after.outputs, durationMs: 0 } satisfies StageResult
+        const after = forced ? undefined : substitutes.local(key)
+        return after === undefined ? undefined : cachedResult(name, key, after)
       })
       // The key's lock is taken once this run has a slot for the stage, so a stage queued here does
       // not hold back another process that could compute it now; a key another process is

@@ -29,7 +29,9 @@ const fromRef = <K extends Artifact.Kind, A>(kind: K, r: Artifact.Ref<K, A>): Fr
   if (r === undefined || r === null || r._tag !== "Ref") {
     throw new TypeError(`expected an output reference of kind ${kind}, got ${String(r)}`)
   }
-  return { _tag: "FromStage", kind: r.kind as K, stage: r.stage, output: r.output }
+  // The kind this constructor expects, not the reference's: the DAG check compares it with the
+  // producing output's kind, so `Input.directory(report.out.summary)` in JavaScript fails there.
+  return { _tag: "FromStage", kind, stage: r.stage, output: r.output }
 }
 
 export function file(source: string): FromProject<"file">

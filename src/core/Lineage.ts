@@ -28,6 +28,8 @@ export interface StageInRun {
   readonly durationMs: number
   readonly outputs: Readonly<Record<string, Stored>>
   readonly error?: string | undefined
+  /** A cached result taken from this substitute (`Substitute.ts`). */
+  readonly substitute?: string | undefined
 }
 
 export interface Run {
@@ -37,6 +39,8 @@ export interface Run {
   readonly name: string
   /** The sweep point (`stage.param=value,…`), empty without a sweep. */
   readonly variant: string
+  /** The command line's `--set` overrides (`stage.param` → value); absent in runs recorded before they were kept. */
+  readonly set?: Readonly<Record<string, unknown>>
   /** Effective param overrides of this run. */
   readonly params: Readonly<Record<string, Readonly<Record<string, unknown>>>>
   readonly startedAt: string
@@ -59,6 +63,8 @@ export interface Execution {
   readonly log: ReadonlyArray<string>
   /** The Slurm job that computed it, under the Slurm executor. */
   readonly slurmJob?: string
+  /** Computed elsewhere and taken from this substitute (its record, not its log). */
+  readonly substitute?: string
 }
 
 export interface ArtifactInfo {

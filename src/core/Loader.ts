@@ -1,7 +1,9 @@
 /**
  * Loads a pipeline file: bundles it with esbuild (TypeScript, local imports, and Effect itself so
  * that start-up stays fast), imports the bundle and returns its default-exported pipeline together
- * with the import graph from esbuild's metafile, which `Fingerprint` turns into code fingerprints.
+ * with its code graph (each project module analysed declaration by declaration, `CodeGraph`, and
+ * its imports resolved from esbuild's metafile), which `Fingerprint` turns into per-stage code
+ * fingerprints.
  *
  * Bundles are content-addressed under `<root>/.pinkflow/build/` and reused while none of the files
  * that went into them has changed (size, mtime, ctime and inode), so a no-op rerun never starts
@@ -11,29 +13,29 @@
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { pathToFileURL } from "node:url"
+import { isBuiltin } from "node:module"
+import { fileURLToPath, pathToFileURL } from "node:url"
+import * as CodeGraph from "./CodeGraph.ts"
 import { PipelineError } from "./Dag.ts"
 import * as Digest from "./Digest.ts"
+import * as Fingerprint from "./Fingerprint.ts"
 import * as Pipeline from "./Pipeline.ts"
 import { MODULE_MARKER } from "./Stage.ts"
 import * as Atomic from "./Atomic.ts"
 
-/** One project module of the import graph. */
-export interface Module {
-  /** Project modules it imports (statically or dynamically), project-relative. */
-  readonly imports: ReadonlyArray<string>
-  /** Packages it imports, with their installed versions. */
-  readonly packages: Readonly<Record<string, string>>
-}
-
-export type Graph = Readonly<Record<string, Module>>
+export type Graph = CodeGraph.Graph
 
 export interface Loaded {
   readonly pipeline: Pipeline.Pipeline
   /** The pipeline file, project-relative. */
   readonly file: string
   readonly root: string
+  /** Every project module of the bundle, analysed declaration by declaration. */
   readonly graph: Graph
+  /** The modules the pipeline file loads statically (their top-level effects run at every load). */
+  readonly eager: ReadonlySet<string>
+  /** `Input.ts` of this framework, project-relative, when the bundle holds it (its constructors take wiring as data). */
+  readonly wiringModule: string | undefined
   /** The bundle's entry module (absolute), which worker processes import. */
   readonly bundle: string
 }
@@ -64,8 +66,14 @@ const statSig = (file: string): StatSig | undefined => {
   return st === undefined ? undefined : [st.size, st.mtimeMs, st.ctimeMs, st.ino]
 }
 
+/** Bump when the analysis changes: older build records are rebuilt. */
+const FORMAT = 3
+
 interface BuildRecord {
+  readonly format: number
   readonly entry: string
+  /** The project module that is this framework's `Input.ts` (the same code), if the bundle holds one. */
+  readonly wiring: string | undefined
   readonly inputs: Readonly<Record<string, StatSig>>
   readonly graph: Graph
 }
@@ -84,10 +92,21 @@ const findPackageJson = (root: string, fromDir: string, name: string): string | 
   }
 }
 
+/** Strips types, comments and formatting: the text both the analysis and the bundle see. */
+const normalise = async (file: string, source: string): Promise<string> => {
+  const esbuild = await import("esbuild")
+  const ext = path.extname(file).replace(/^\.[cm]?/, "")
+  const loader = (["ts", "tsx", "js", "jsx"].includes(ext) ? ext : "js") as "ts" | "tsx" | "js" | "jsx"
+  const { code } = await esbuild.transform(source, { loader, minifyWhitespace: true, legalComments: "none", format: "esm", target: "esnext", sourcefile: file })
+  return code
+}
+
 const build = async (root: string, file: string, outdir: string): Promise<BuildRecord> => {
   const esbuild = await import("esbuild")
+  const analyses = new Map<string, CodeGraph.Analysis>()
+  const texts = new Map<string, string>()
   const markerPlugin = {
-    name: "pinkflow-module-marker",
+    name: "pinkflow-code-graph",
     setup(b: import("esbuild").PluginBuild) {
       b.onResolve({ filter: /^[^./]/ }, (args) => {
         if (args.path.startsWith("node:") || path.isAbsolute(args.path)) return { external: true }
@@ -97,10 +116,20 @@ const build = async (root: string, file: string, outdir: string): Promise<BuildR
         if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined
         const rel = path.relative(root, args.path).split(path.sep).join("/")
         const source = await fs.promises.readFile(args.path, "utf8")
-        const marker = `globalThis[Symbol.for(${JSON.stringify(MODULE_MARKER.description)})] = ${JSON.stringify(rel)};\n`
-        const ext = path.extname(args.path).slice(1)
-        const loader = (ext.endsWith("x") ? ext.slice(-3) : ext.replace(/^[cm]/, "")) as "ts" | "js" | "tsx" | "jsx"
-        return { contents: marker + source, loader }
+        let normalised: string
+        try {
+          normalised = await normalise(rel, source)
+        } catch (e) {
+          // A syntax error: esbuild reports it with its location, like its own.
+          const errors = (e as { errors?: Array<import("esbuild").PartialMessage> }).errors
+          if (errors === undefined) throw e
+          return { errors }
+        }
+        const marker = (i: number) => `globalThis[Symbol.for(${JSON.stringify(MODULE_MARKER.description)})]=${JSON.stringify(`${rel}#${i}`)}`
+        const { analysis, code } = await CodeGraph.analyse(normalised, marker)
+        analyses.set(rel, analysis)
+        texts.set(rel, Digest.ofBytes(normalised))
+        return { contents: code, loader: "js" as const }
       })
     }
   }
@@ -128,7 +157,7 @@ const build = async (root: string, file: string, outdir: string): Promise<BuildR
     if (!fs.existsSync(out.path)) Atomic.writeFileSync(out.path, out.contents)
   }
   const entry = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint !== undefined)![0]
-  const graph: Record<string, { imports: Array<string>; packages: Record<string, string> }> = {}
+  const graph: Record<string, CodeGraph.Module> = {}
   const inputs: Record<string, StatSig> = {}
   const versions = new Map<string, string>()
   const versionOf = (importer: string, name: string): string => {
@@ -147,32 +176,44 @@ const build = async (root: string, file: string, outdir: string): Promise<BuildR
   for (const [input, meta] of Object.entries(result.metafile.inputs)) {
     if (input.includes("node_modules/")) continue
     inputs[input] = statSig(path.join(root, input))!
-    const imports: Array<string> = []
-    const packages: Record<string, string> = {}
+    const analysis = analyses.get(input)
+    if (analysis === undefined) continue
+    const resolved: Record<string, CodeGraph.Target> = {}
+    const staticImports: Array<string> = []
     for (const imp of meta.imports) {
-      if (imp.path.startsWith("node:") || imp.path.startsWith("<")) continue
+      if (imp.path.startsWith("<")) continue
+      const spec = imp.original ?? imp.path
       const nm = imp.path.lastIndexOf("node_modules/")
-      if (imp.external === true || nm >= 0) {
-        const spec = nm >= 0 ? imp.path.slice(nm + "node_modules/".length) : imp.path
-        if (path.isAbsolute(spec)) continue
-        const name = packageName(spec)
-        packages[name] = versionOf(input, name)
+      if (imp.path.startsWith("node:") || isBuiltin(imp.path)) resolved[spec] = { builtin: imp.path }
+      else if (imp.external === true || nm >= 0) {
+        const name = packageName(nm >= 0 ? imp.path.slice(nm + "node_modules/".length) : imp.path)
+        resolved[spec] = { package: name, version: versionOf(input, name) }
       } else {
-        imports.push(imp.path)
+        resolved[spec] = { module: imp.path }
+        if (imp.kind === "import-statement") staticImports.push(imp.path)
       }
     }
-    graph[input] = { imports: [...new Set(imports)].sort(), packages }
+    graph[input] = { ...analysis, resolved, staticImports: [...new Set(staticImports)].sort() }
   }
-  return { entry: path.relative(outdir, path.join(root, entry)), inputs, graph }
+  // The input constructors take wiring as data only in a module whose code is exactly this framework's Input.ts.
+  const inputText = INPUT_MODULE === undefined ? undefined : Digest.ofBytes(await normalise(INPUT_MODULE, fs.readFileSync(INPUT_MODULE, "utf8")))
+  const wiring = [...texts].find(([, d]) => d === inputText)?.[0]
+  return { format: FORMAT, entry: path.relative(outdir, path.join(root, entry)), wiring, inputs, graph }
 }
+
+/** This framework's `Input.ts`, beside this module (run from source) or two levels above the CLI bundle. */
+const INPUT_MODULE = (() => {
+  const here = path.dirname(fileURLToPath(import.meta.url))
+  return [path.join(here, "Input.ts"), path.join(here, "..", "src", "core", "Input.ts")].find((f) => fs.existsSync(f))
+})()
 
 const loadError = (file: string, detail: string) => new PipelineError({ reason: "load", file, detail })
 
 const describeBuildFailure = (e: unknown): string => {
-  const errors = (e as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number } }> }).errors
+  const errors = (e as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }> }).errors
   const first = errors?.[0]
   if (first === undefined) return e instanceof Error ? e.message : String(e)
-  const at = first.location === undefined ? "" : `${first.location.file}:${first.location.line}:${first.location.column + 1}: `
+  const at = first.location === undefined || first.location === null ? "" : `${first.location.file}:${first.location.line}:${first.location.column + 1}: `
   return `${at}${first.text}`
 }
 
@@ -190,7 +231,7 @@ export const load = Effect.fn("Loader.load")(function*(pipelineFile: string) {
     const text = fs.existsSync(recordPath) ? fs.readFileSync(recordPath, "utf8") : undefined
     if (text === undefined) return undefined
     const record = JSON.parse(text) as BuildRecord
-    const fresh = fs.existsSync(path.join(outdir, record.entry)) &&
+    const fresh = record.format === FORMAT && fs.existsSync(path.join(outdir, record.entry)) &&
       Object.entries(record.inputs).every(([f, sig]) => {
         const now = statSig(path.join(root, f))
         return now !== undefined && now.every((v, i) => v === sig[i])
@@ -211,5 +252,13 @@ export const load = Effect.fn("Loader.load")(function*(pipelineFile: string) {
   if (!Pipeline.isPipeline(mod.default)) {
     return yield* loadError(file, "the default export is not a pipeline (export default Pipeline.make({...}))")
   }
-  return { pipeline: mod.default, file, root, graph: record.graph, bundle } satisfies Loaded
+  return {
+    pipeline: mod.default,
+    file,
+    root,
+    graph: record.graph,
+    eager: Fingerprint.eager(record.graph, file),
+    wiringModule: record.wiring,
+    bundle
+  } satisfies Loaded
 })

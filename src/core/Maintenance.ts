@@ -47,6 +47,32 @@ export interface VerifyReport {
   readonly repaired: boolean
 }
 
+/** Materialised trees hard-link their blobs: drops every tree that is or holds one of `gone`. */
+const dropTrees = (store: Store["Service"], gone: ReadonlySet<string>) => {
+  const treeDir = path.join(store.root, "trees")
+  for (const name of fs.existsSync(treeDir) ? fs.readdirSync(treeDir) : []) {
+    const holds = gone.has(name) || (store.manifest(name)?.entries.some(([, d]) => gone.has(d)) ?? true)
+    if (holds) fs.rmSync(path.join(treeDir, name), { recursive: true, force: true })
+  }
+}
+
+/**
+ * Removes objects that can no longer be trusted (e.g. a stage wrote into one it was given), the
+ * cache records whose outputs are or hold them, and the materialised trees that hold them, so the
+ * store stays consistent and the next run recomputes exactly those results. Returns the stages
+ * whose results were dropped.
+ */
+export const evict = (store: Store["Service"], digests: ReadonlyArray<string>): Array<string> => {
+  const bad = new Set(digests)
+  for (const d of bad) fs.rmSync(store.blobPath(d), { force: true })
+  const needs = (o: { readonly kind: Artifact.Kind; readonly digest: string }) =>
+    bad.has(o.digest) || (Artifact.isTreeKind(o.kind) && (store.manifest(o.digest)?.entries.some(([, d]) => bad.has(d)) ?? true))
+  const dropped = records(store.root).filter((r) => Object.values(r.outputs).some(needs))
+  for (const r of dropped) fs.rmSync(r.file, { force: true })
+  dropTrees(store, new Set([...bad, ...dropped.flatMap((r) => Object.values(r.outputs).map((o) => o.digest))]))
+  return [...new Set(dropped.map((r) => r.record.stage))].sort()
+}
+
 /** Rehashes every object. With `repair`, deletes corrupt objects and every cache record that
  * needs a missing or corrupt object, so the next run recomputes exactly those results. */
 export const verify = Effect.fn("Maintenance.verify")(function*(options: { readonly repair: boolean } = { repair: false }) {
@@ -79,13 +105,7 @@ export const verify = Effect.fn("Maintenance.verify")(function*(options: { reado
     for (const d of corrupt) fs.rmSync(store.blobPath(d), { force: true })
     for (const m of missing) fs.rmSync(store.recordPath(m.key), { force: true })
     for (const f of unreadableRecords) fs.rmSync(path.join(store.root, f), { force: true })
-    // Materialised trees hard-link their blobs: drop every tree that holds a bad or missing one.
-    const gone = new Set([...corrupt, ...missing.map((m) => m.digest)])
-    const treeDir = path.join(store.root, "trees")
-    for (const name of fs.existsSync(treeDir) ? fs.readdirSync(treeDir) : []) {
-      const holds = gone.has(name) || (store.manifest(name)?.entries.some(([, d]) => gone.has(d)) ?? true)
-      if (holds) fs.rmSync(path.join(treeDir, name), { recursive: true, force: true })
-    }
+    dropTrees(store, new Set([...corrupt, ...missing.map((m) => m.digest)]))
     if (lineageError !== null) {
       const dropped = new Set(missing.map((m) => m.key))
       lineageMovedTo = yield* lineage.rebuild(good.filter((r) => !dropped.has(r.key)))

@@ -53,6 +53,8 @@ export const isPipeline = (u: unknown): u is Pipeline =>
 export interface Variant {
   readonly label: string
   readonly swept: Readonly<Record<string, unknown>>
+  /** The command line's `--set` overrides (`stage.param` → value). */
+  readonly set: Readonly<Record<string, unknown>>
   readonly overrides: Overrides
 }
 
@@ -79,6 +81,10 @@ const fromDotted = (values: Readonly<Record<string, unknown>>): Overrides => {
   return out
 }
 
+/** What sets a run apart from the pipeline's defaults: its sweep point and its `--set` overrides. */
+export const describeVariant = (v: { readonly variant: string; readonly set?: Readonly<Record<string, unknown>> | undefined }): string =>
+  [...(v.variant === "" ? [] : [v.variant]), ...Object.entries(v.set ?? {}).map(([k, x]) => `${k}=${JSON.stringify(x)}`)].join(",")
+
 /**
  * The variants to run: the sweep grid (in declaration order) over the pipeline's params, with
  * command-line overrides on top. A `--set` of a swept param pins it, collapsing that axis.
@@ -92,6 +98,7 @@ export const variants = (pipeline: Pipeline, cli: Readonly<Record<string, unknow
   return grid.map((swept) => ({
     label: Object.entries(swept).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(","),
     swept,
+    set: cli,
     overrides: mergeOverrides(pipeline.params, fromDotted(swept), fromDotted(cli))
   }))
 }

@@ -3,7 +3,7 @@
  * topological order, and the cache key of a stage once its input digests are known.
  *
  * Nothing here runs a stage body or reads an artifact's bytes: planning only resolves params,
- * reads environment fields and hashes code (through the stat cache).
+ * reads environment fields and slices the code graph (`Fingerprint`).
  */
 import { Effect } from "effect"
 import * as fs from "node:fs"
@@ -55,23 +55,26 @@ export const make = Effect.fn("Plan.make")(function*(loaded: Loader.Loaded, vari
       return yield* paramsError(loaded.file, undefined, `cannot set ${Object.keys(values).map((k) => `${name}.${k}`).join(", ")}: no stage named "${name}"`)
     }
   }
-  const cache = yield* StatCache
   const order = built.order
-  const moduleOf = (stage: Stage.Any) =>
-    stage.module !== undefined && loaded.graph[stage.module] !== undefined ? stage.module : loaded.file
-  // Fingerprint each module once, however many stages it declares.
-  const modules = [...new Set(order.map((name) => moduleOf(dag.node(name))))]
-  const prints = yield* Effect.promise(() =>
-    Promise.all(modules.map((m) => Fingerprint.compute(cache, loaded.root, loaded.graph, m)))
-  )
-  const fingerprints = new Map(modules.map((m, i) => [m, prints[i]!]))
+  // One slice per declaring statement, however many stages it declares.
+  const prints = new Map<string, Fingerprint.Fingerprint>()
+  const fingerprint = (stage: Stage.Any): Fingerprint.Fingerprint => {
+    const declared = stage.module !== undefined && stage.statement !== undefined ? { module: stage.module, statement: stage.statement } : undefined
+    const id = declared === undefined ? "" : `${declared.module}#${declared.statement}`
+    let print = prints.get(id)
+    if (print === undefined) {
+      print = Fingerprint.ofStage(loaded.graph, declared, loaded.eager, loaded.wiringModule)
+      prints.set(id, print)
+    }
+    return print
+  }
   const stages = new Map<string, Planned>()
   for (const name of order) {
     const stage = dag.node(name)
     const resolved = stage.resolveParams(variant.overrides[name] ?? {})
     if (!resolved.ok) return yield* paramsError(loaded.file, name, `invalid params: ${resolved.message}`)
     const env = yield* readEnv(stage).pipe(Effect.mapError((detail) => paramsError(loaded.file, name, detail)))
-    stages.set(name, { stage, params: resolved.params, encodedParams: resolved.encoded, code: fingerprints.get(moduleOf(stage))!, env })
+    stages.set(name, { stage, params: resolved.params, encodedParams: resolved.encoded, code: fingerprint(stage), env })
   }
   return { loaded, variant, dag, order, stages } satisfies Plan
 })

@@ -4,6 +4,10 @@
  * as the executor. A pipeline then moves from a laptop to a cluster without edits:
  *
  *   { "executor": { "kind": "slurm", "partition": "gpu", "account": "vision" } }
+ *
+ * and the substitutes a run draws results from (`Substitute.ts`), paths relative to the project root:
+ *
+ *   { "substitutes": ["exports/towers"] }
  */
 import { Data, Effect, Schema } from "effect"
 import * as fs from "node:fs"
@@ -20,7 +24,7 @@ const Executor = Schema.Union([
   })
 ])
 
-const File = Schema.Struct({ executor: Schema.optional(Executor) })
+const File = Schema.Struct({ executor: Schema.optional(Executor), substitutes: Schema.optional(Schema.Array(Schema.String)) })
 
 export class ConfigError extends Data.TaggedError("ConfigError")<{ readonly file: string; readonly detail: string }> {
   override get message(): string {
@@ -31,6 +35,8 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{ readonly file
 export interface ProjectConfig {
   readonly file: string | undefined
   readonly executor: Pipeline.ExecutorChoice | undefined
+  /** Substitute directories, absolute (given relative to the project root). */
+  readonly substitutes: ReadonlyArray<string>
 }
 
 /** Reads the config file if there is one. */
@@ -39,14 +45,14 @@ export const load = (root: string): Effect.Effect<ProjectConfig, ConfigError> =>
     const file = process.env.PINKFLOW_CONFIG ?? path.join(root, "pinkflow.config.json")
     if (!fs.existsSync(file)) {
       if (process.env.PINKFLOW_CONFIG !== undefined) return yield* new ConfigError({ file, detail: "no such config file ($PINKFLOW_CONFIG)" })
-      return { file: undefined, executor: undefined }
+      return { file: undefined, executor: undefined, substitutes: [] }
     }
     const text = fs.readFileSync(file, "utf8")
     const json = yield* Effect.try({ try: () => JSON.parse(text) as unknown, catch: (e) => new ConfigError({ file, detail: `invalid JSON (${(e as Error).message})` }) })
     const decoded = yield* Schema.decodeUnknownEffect(File)(json, { onExcessProperty: "error" }).pipe(
       Effect.mapError((e) => new ConfigError({ file, detail: e.message.replace(/\s+/g, " ") }))
     )
-    return { file, executor: decoded.executor }
+    return { file, executor: decoded.executor, substitutes: (decoded.substitutes ?? []).map((d) => path.resolve(root, d)) }
   })
 
 /** The command line over the config file over the pipeline file; local when none says. */

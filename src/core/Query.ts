@@ -5,6 +5,7 @@
 import { Data, Effect } from "effect"
 import * as Digest from "./Digest.ts"
 import * as Lineage from "./Lineage.ts"
+import * as Pipeline from "./Pipeline.ts"
 import { Store } from "./Store.ts"
 
 export class QueryError extends Data.TaggedError("QueryError")<{
@@ -26,6 +27,8 @@ export interface Upstream {
     readonly output: string
     readonly key: string
     readonly run: string
+    /** The substitute the result was taken from. */
+    readonly substitute?: string | undefined
     readonly params: unknown
     readonly code: Readonly<Record<string, string>>
     readonly packages: Readonly<Record<string, string>>
@@ -38,7 +41,28 @@ export interface Downstream {
   readonly stage: string
   readonly input: string
   readonly key: string
+  /** This execution was already listed above (reached again through another input): its outputs are not repeated. */
+  readonly repeat: boolean
   readonly outputs: ReadonlyArray<{ readonly output: string; readonly digest: string; readonly kind: string; readonly derived: ReadonlyArray<Downstream> }>
+}
+
+/** Lineage as a graph: artifacts and executions as nodes, each edge once, nothing repeated. */
+export interface Graph {
+  readonly digest: string
+  readonly direction: "up" | "down"
+  readonly artifacts: Readonly<Record<string, { readonly kind: string; readonly source?: string }>>
+  readonly executions: Readonly<Record<string, {
+    readonly stage: string
+    readonly run: string
+    /** The substitute the result was taken from. */
+    readonly substitute?: string | undefined
+    readonly params: unknown
+    readonly code: Readonly<Record<string, string>>
+    readonly packages: Readonly<Record<string, string>>
+    readonly env: Readonly<Record<string, string>>
+  }>>
+  /** `input`: the artifact `digest` fed input `name` of execution `key`; `output`: execution `key` produced `digest` as output `name`. */
+  readonly edges: ReadonlyArray<{ readonly type: "input" | "output"; readonly digest: string; readonly key: string; readonly name: string }>
 }
 
 /** A digest (or a unique prefix of at least 6 characters) or `stage.output` → a full digest. */
@@ -84,6 +108,7 @@ export const upstream = (db: Lineage.Database, digest: string, kind = "file", so
       output: info.producer.output,
       key: exec.key,
       run: exec.run,
+      ...(exec.substitute === undefined ? {} : { substitute: exec.substitute }),
       params: exec.record.params,
       code: exec.record.code.modules,
       packages: exec.record.code.packages,
@@ -97,15 +122,21 @@ export const upstream = (db: Lineage.Database, digest: string, kind = "file", so
   }
 }
 
-/** Everything derived from `digest`, recursively. */
+/**
+ * Everything derived from `digest`, recursively, as a tree: every consumer edge is listed; an
+ * execution reached a second time (two branches sharing a descendant) is marked `repeat` and its
+ * outputs are not expanded again.
+ */
 export const downstream = (db: Lineage.Database, digest: string, seen = new Set<string>()): Array<Downstream> =>
-  Lineage.consumers(db, digest).filter(({ execution }) => !seen.has(execution.key)).map(({ execution, input }) => {
+  Lineage.consumers(db, digest).map(({ execution, input }) => {
+    const repeat = seen.has(execution.key)
     seen.add(execution.key)
     return {
       stage: execution.stage,
       input,
       key: execution.key,
-      outputs: Object.entries(execution.outputs).map(([output, s]) => ({
+      repeat,
+      outputs: repeat ? [] : Object.entries(execution.outputs).map(([output, s]) => ({
         output,
         digest: s.digest,
         kind: s.kind,
@@ -113,6 +144,49 @@ export const downstream = (db: Lineage.Database, digest: string, seen = new Set<
       }))
     }
   })
+
+/** The lineage graph of `digest`: what produced it (`up`) or what derives from it (`down`), transitively. */
+export const graph = (db: Lineage.Database, digest: string, direction: "up" | "down"): Graph => {
+  const artifacts: Record<string, { kind: string; source?: string }> = {}
+  const executions: Record<string, Graph["executions"][string]> = {}
+  const edges: Array<Graph["edges"][number]> = []
+  const addExecution = (e: Lineage.Execution) => {
+    if (executions[e.key] !== undefined) return false
+    executions[e.key] = { stage: e.stage, run: e.run, ...(e.substitute === undefined ? {} : { substitute: e.substitute }), params: e.record.params, code: e.record.code.modules, packages: e.record.code.packages, env: e.record.env }
+    return true
+  }
+  const addArtifact = (d: string, kind: string, source?: string) => {
+    if (artifacts[d] !== undefined) return false
+    artifacts[d] = source === undefined ? { kind } : { kind, source }
+    return true
+  }
+  const stack: Array<string> = [digest]
+  addArtifact(digest, db.artifacts[digest]?.kind ?? "file")
+  while (stack.length > 0) {
+    const d = stack.pop()!
+    if (direction === "up") {
+      const info = db.artifacts[d]
+      const exec = info === undefined ? undefined : db.executions[info.producer.key]
+      if (info === undefined || exec === undefined) continue
+      edges.push({ type: "output", digest: d, key: exec.key, name: info.producer.output })
+      if (!addExecution(exec)) continue
+      for (const [input, rec] of Object.entries(exec.record.inputs)) {
+        edges.push({ type: "input", digest: rec.digest, key: exec.key, name: input })
+        if (addArtifact(rec.digest, rec.kind, db.artifacts[rec.digest] === undefined ? rec.from : undefined)) stack.push(rec.digest)
+      }
+    } else {
+      for (const { execution, input } of Lineage.consumers(db, d)) {
+        edges.push({ type: "input", digest: d, key: execution.key, name: input })
+        if (!addExecution(execution)) continue
+        for (const [output, s] of Object.entries(execution.outputs)) {
+          edges.push({ type: "output", digest: s.digest, key: execution.key, name: output })
+          if (addArtifact(s.digest, s.kind)) stack.push(s.digest)
+        }
+      }
+    }
+  }
+  return { digest, direction, artifacts, executions, edges }
+}
 
 const flatten = (value: unknown, prefix: string, out: Record<string, unknown>) => {
   if (value !== null && typeof value === "object" && !Array.isArray(value)) {
@@ -158,7 +232,7 @@ export const compare = Effect.fn("Query.compare")(function*(db: Lineage.Database
       return { section, name, values, differs }
     })
   return {
-    runs: runs.map((r) => ({ id: r.id, pipeline: r.pipeline, variant: r.variant, status: r.status })),
+    runs: runs.map((r) => ({ id: r.id, pipeline: r.pipeline, variant: Pipeline.describeVariant(r), status: r.status })),
     rows: [...rows("param", params), ...rows("metric", metrics)]
   } satisfies Comparison
 })

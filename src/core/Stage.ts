@@ -86,6 +86,8 @@ export interface Stage<P = unknown, I extends Inputs = Inputs, O extends Outputs
   readonly description: string | undefined
   /** The project-relative module that declared the stage (set by the pipeline loader). */
   readonly module: string | undefined
+  /** The index of the module's top-level statement that declared it (where its code fingerprint starts). */
+  readonly statement: number | undefined
   readonly inputs: I
   readonly outputs: O
   readonly out: { readonly [K in keyof O & string]: Artifact.Ref<O[K]["kind"], OutputValue<O[K]>> }
@@ -120,7 +122,7 @@ export interface Definition<S extends Schema.Codec<any, any>, I extends Inputs, 
   readonly run: (ctx: Context<S["Type"], I, O>) => Effect.Effect<Returned<O>, E>
 }
 
-/** Set by the pipeline loader before each project module's body runs. */
+/** Set by the pipeline loader before each top-level statement of a project module runs: `module#statement`. */
 export const MODULE_MARKER = Symbol.for("pinkflow/module")
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/
@@ -214,11 +216,13 @@ export const make = <
   }
 
   const marker = (globalThis as Record<symbol, unknown>)[MODULE_MARKER]
+  const declared = typeof marker === "string" ? /^(.*)#(\d+)$/.exec(marker) : null
   return {
     _tag: "Stage",
     name: def.name,
     description: def.description,
-    module: typeof marker === "string" ? marker : undefined,
+    module: declared?.[1] ?? (typeof marker === "string" ? marker : undefined),
+    statement: declared === null ? undefined : Number(declared[2]),
     inputs: (def.inputs ?? {}) as I,
     outputs: def.outputs,
     out,

@@ -44,11 +44,13 @@ export interface CacheRecord {
   readonly createdAt: string
   readonly durationMs: number
   readonly run: string
+  /** Set when the record was taken from a substitute (`Substitute.ts`): where from. */
+  readonly substitute?: string
 }
 
 const errorText = (e: unknown): string => {
   const err = e as NodeJS.ErrnoException
-  return err?.code !== undefined ? `${err.code}: ${err.message.replace(/^[A-Z]+: /, "")}` : String(e)
+  return err?.code !== undefined ? `${err.code}: ${err.message.replace(/^[A-Z]+: /, "")}` : e instanceof Error ? e.message : String(e)
 }
 
 export class Store extends Context.Service<Store, {
@@ -59,6 +61,11 @@ export class Store extends Context.Service<Store, {
   readonly putFile: (file: string, options?: { readonly keep?: boolean }) => Effect.Effect<Stored, StoreError>
   readonly putBytes: (bytes: string | Uint8Array) => Effect.Effect<Stored, StoreError>
   readonly putJson: (value: unknown) => Effect.Effect<Stored, StoreError>
+  /**
+   * Copies `file` in as `digest` only if its bytes hash to it: the copy is hashed where it lands
+   * (a temporary name in the store), so what enters is exactly what was verified.
+   */
+  readonly adopt: (file: string, digest: string) => Effect.Effect<void, StoreError>
   /** Stores every file of a directory; the directory's contents are moved. */
   readonly putTree: (dir: string) => Effect.Effect<Stored, StoreError>
   readonly readJson: (digest: string) => Effect.Effect<unknown, StoreError>
@@ -107,6 +114,24 @@ export class Store extends Context.Service<Store, {
         const { digest, size } = await Digest.ofFile(file)
         await install(file, digest, options?.keep === true)
         return { kind: "file" as const, digest, size }
+      })
+
+    const adopt = (file: string, digest: string) =>
+      attempt("adopt", file, async () => {
+        const target = blobPath(digest)
+        if (fs.existsSync(target)) return
+        await fs.promises.mkdir(path.dirname(target), { recursive: true })
+        const tmp = Atomic.tempName(target)
+        Fault.point("write")
+        await fs.promises.copyFile(file, tmp)
+        const actual = (await Digest.ofFile(tmp)).digest
+        if (actual !== digest) {
+          await fs.promises.rm(tmp, { force: true })
+          throw new Error(`its content hashes to ${actual.slice(0, 12)}, not ${digest.slice(0, 12)}`)
+        }
+        await fs.promises.chmod(tmp, 0o444)
+        Fault.point("rename")
+        await fs.promises.rename(tmp, target)
       })
 
     const putBytes = (bytes: string | Uint8Array) =>
@@ -207,6 +232,7 @@ export class Store extends Context.Service<Store, {
       blobPath,
       hasBlob,
       putFile,
+      adopt,
       putBytes,
       putJson,
       putTree,

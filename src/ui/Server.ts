@@ -11,6 +11,7 @@ import * as LineageDb from "../core/Lineage.ts"
 import { Lineage } from "../core/Lineage.ts"
 import { StatCache } from "../core/StatCache.ts"
 import { Store } from "../core/Store.ts"
+import { Substitutes } from "../core/Substitute.ts"
 import * as Api from "./Api.ts"
 
 export interface Options {
@@ -67,7 +68,12 @@ export const serve = (o: Options) =>
         return Effect.flatMap(Effect.promise(() => cached!.exit), (exit) => exit)
       })
       const lineage = Lineage.of({ ...base, read })
-      const services = Layer.mergeAll(Layer.succeed(Store, store), Layer.succeed(Lineage, lineage), StatCache.layer(path.join(o.storeRoot, "statcache.json")))
+      const services = Layer.mergeAll(
+        Layer.succeed(Store, store),
+        Substitutes.none.pipe(Layer.provide(Layer.succeed(Store, store))),
+        Layer.succeed(Lineage, lineage),
+        StatCache.layer(path.join(o.storeRoot, "statcache.json"))
+      )
       const runtime = ManagedRuntime.make(services)
       const db = () => runtime.runPromise(lineage.read)
       const pipelineFile = (q: URLSearchParams) => {

@@ -24,5 +24,5 @@ test("--set pins a swept param and overrides pipeline params", (t) => {
 
 test("a pipeline without a sweep has one unlabelled variant", (t) => {
   const vs = Pipeline.variants(Pipeline.make({ name: "q", stages: [] }))
-  t.deepEqual(vs, [{ label: "", swept: {}, overrides: {} }])
+  t.deepEqual(vs, [{ label: "", swept: {}, set: {}, overrides: {} }])
 })

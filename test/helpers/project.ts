@@ -31,7 +31,7 @@ const copy = (from: string, to: string) => fs.cpSync(path.join(repo, from), to, 
 /** A fresh project with the example pipeline and an empty store. */
 export const project = (): Project => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pinkflow-test-"))
-  for (const p of ["src/core", "src/model", "src/train", "src/data", "stages/examples", "stages/pink", "pipelines/examples", "pipelines/pink-data.ts"]) copy(p, path.join(dir, p))
+  for (const p of ["src/core", "src/model", "src/train", "src/data", "src/eval", "stages/examples", "stages/pink", "pipelines/examples", "pipelines/pink-data.ts"]) copy(p, path.join(dir, p))
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "fixture", type: "module", private: true }))
   fs.symlinkSync(path.join(repo, "node_modules"), path.join(dir, "node_modules"))
   const store = path.join(dir, "artifacts")

@@ -206,7 +206,7 @@ const openLineage = async (digest) => {
   const l = await api("lineage", { digest })
   const up = (u) => el("li", {}, digestLink(u.digest), ` ${u.kind}`,
     u.producer ? el("span", {}, ` ← ${u.producer.stage}.${u.producer.output} (run ${u.producer.run})`, el("ul", { class: "tree" }, u.producer.inputs.map((i) => el("li", {}, `${i.input}: `, el("ul", { class: "tree" }, up(i.artifact)))))) : u.source ? ` (project file ${u.source})` : null)
-  const down = (d) => el("li", {}, `→ ${d.stage} (input ${d.input})`, el("ul", { class: "tree" }, d.outputs.map((o) => el("li", {}, `${o.output}: `, digestLink(o.digest), el("ul", { class: "tree" }, o.derived.map(down))))))
+  const down = (d) => el("li", {}, `→ ${d.stage} (input ${d.input})${d.repeat ? " (shown above)" : ""}`, el("ul", { class: "tree" }, d.outputs.map((o) => el("li", {}, `${o.output}: `, digestLink(o.digest), el("ul", { class: "tree" }, o.derived.map(down))))))
   openPanel(
     el("h2", {}, "Artifact ", el("code", {}, short(digest))),
     l.info ? el("p", {}, `${l.info.kind}, ${l.info.size} B, made by ${l.info.producer.stage}.${l.info.producer.output}`) : null,

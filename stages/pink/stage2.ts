@@ -1,0 +1,35 @@
+/**
+ * Stage 2: the adapters in the ViT and the LM, the projection and the delimiter rows train on the
+ * RC tasks mixed with general data. Pink, Pink* (bootstrap.ts) and the ablations (ablations.ts) are
+ * all this stage with other data or without adapters.
+ */
+import * as Input from "../../src/core/Input.ts"
+import * as Data from "./data.ts"
+import { jsonl, trainingStage } from "./lib/training.ts"
+import { stage1 } from "./stage1.ts"
+
+/** A stage-2 training from the stage-1 model, on `data.instructions` (and `data.extra`), with or without adapters. */
+export const stage2 = (
+  name: string,
+  description: string,
+  data: { readonly instructions: Input.FromStage<"directory", string>; readonly extra?: Input.FromStage<"directory", string> },
+  adapters: boolean
+) =>
+  trainingStage({
+    name,
+    description,
+    defaults: [500, 16, 1e-3, 0.02, 0.05, 14],
+    inputs: { init: Input.model(stage1.out.model), instructions: data.instructions, ...(data.extra === undefined ? {} : { extra: data.extra }) },
+    train: async (inputs, model, o) => {
+      const extra = (inputs as { extra?: string }).extra
+      const sources = [jsonl(inputs.instructions), ...(extra === undefined ? [] : [jsonl(extra)])]
+      return (await import("../../src/train/Recipe.ts")).trainStage({ from: "model", dir: inputs.init }, sources, "adaptersAndProjection", adapters, model, o)
+    }
+  })
+
+export const pink = stage2(
+  "stage2",
+  "Stage 2 (Pink): adapters + projection + delimiter rows on the RC and general mix",
+  { instructions: Input.directory(Data.instructions.out.train) },
+  true
+)
