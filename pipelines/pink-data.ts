@@ -3,7 +3,7 @@
  * stage-2 instruction mix, stage-1 captions, the detection-only split and the held-out evaluation
  * splits. Each output directory has a preview.png of a few samples with their boxes drawn.
  */
-import * as Pipeline from "../src/core/Pipeline.ts"
+import { Pipeline } from "pinkflow"
 import * as Data from "../stages/pink/data.ts"
 
 export default Pipeline.make({ name: "pink-data", stages: [...Data.all] })

@@ -2,7 +2,7 @@
  * The Pink pipeline at `nano` size, for tests and CI: the same stages as pipelines/pink.ts with
  * little data and few steps. It checks that everything runs and caches, not that the model learns.
  */
-import * as Pipeline from "../src/core/Pipeline.ts"
+import { Pipeline } from "pinkflow"
 import pink from "./pink.ts"
 
 const nano = (steps: number, batchSize = 4) => ({ preset: "nano", steps, batchSize })

@@ -5,7 +5,7 @@
  * behind the paper's three claims (projection only, general data only, no bootstrapping),
  * evaluation and the report. Each file of stages/pink/ is one stage family.
  */
-import * as Pipeline from "../src/core/Pipeline.ts"
+import { Pipeline } from "pinkflow"
 import * as Ablations from "../stages/pink/ablations.ts"
 import * as Bootstrap from "../stages/pink/bootstrap.ts"
 import * as Data from "../stages/pink/data.ts"

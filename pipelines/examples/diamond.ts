@@ -5,7 +5,7 @@
  *   prepare → split → train-linear ─┐
  *                   → train-knn ────┴→ evaluate → report
  */
-import * as Pipeline from "../../src/core/Pipeline.ts"
+import { Pipeline } from "pinkflow"
 import { evaluate } from "../../stages/examples/evaluate.ts"
 import { prepare } from "../../stages/examples/prepare.ts"
 import { report } from "../../stages/examples/report.ts"

@@ -2,7 +2,7 @@
  * A sweep over the example: three learning rates × two values of k. Every variant shares the
  * cached prepare and split stages; `pinkflow compare` puts the variants side by side.
  */
-import * as Pipeline from "../../src/core/Pipeline.ts"
+import { Pipeline } from "pinkflow"
 import diamond from "./diamond.ts"
 
 export default Pipeline.make({

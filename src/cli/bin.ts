@@ -26,6 +26,7 @@ import * as Status from "../core/Status.ts"
 import { Store } from "../core/Store.ts"
 import * as Substitute from "../core/Substitute.ts"
 import * as Format from "./Format.ts"
+import * as Init from "./Init.ts"
 import * as Render from "./Render.ts"
 
 // `pinkflow … | head` closes stdout early: that is not an error.
@@ -347,6 +348,24 @@ const pathCommand = Command.make("path", {
     }), substitutes)))).pipe(Command.withDescription("Print where an artifact can be read (a directory is materialised, read-only)"))
 
 // ---------------------------------------------------------------------------------------------
+// init
+
+const init = Command.make("init", {
+  dir: Argument.String("dir").pipe(Argument.withDescription("The project directory (default: the current one)"), Argument.optional),
+  json
+}, (a) =>
+  handleErrors(Effect.gen(function*() {
+    const dir = Option.getOrElse(a.dir, () => ".")
+    if (fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory() === false) return yield* new ArgumentError({ detail: `${dir}: not a directory` })
+    fs.mkdirSync(dir, { recursive: true })
+    const r = Init.scaffold(dir)
+    if (!r.ok) return yield* new ArgumentError({ detail: `${r.existing.join(", ")} already exist${r.existing.length === 1 ? "s" : ""} in ${dir}; nothing was written` })
+    if (a.json) return yield* printJson(r.result)
+    yield* print(`created ${r.result.created.join(", ")}`)
+    yield* print(`next: ${dir === "." ? "" : `cd ${dir} && `}${r.result.next}`)
+  }))).pipe(Command.withDescription("Scaffold a two-stage pipeline, its stages, a data file and a test in a project"))
+
+// ---------------------------------------------------------------------------------------------
 // export
 
 const exportCommand = Command.make("export", {
@@ -563,7 +582,7 @@ const ui = Command.make("ui", {
 
 const pinkflow = Command.make("pinkflow").pipe(
   Command.withDescription("Typed, cached, content-addressed experiment pipelines"),
-  Command.withSubcommands([run, status, why, dag, lineage, pathCommand, exportCommand, runs, show, compare, pinCommand("pin"), pinCommand("unpin"), gc, verify, ui, job])
+  Command.withSubcommands([init, run, status, why, dag, lineage, pathCommand, exportCommand, runs, show, compare, pinCommand("pin"), pinCommand("unpin"), gc, verify, ui, job])
 )
 
 /**

@@ -7,24 +7,13 @@
  * not exist, and cycles with their path.
  */
 import { Graph } from "@dagrejs/graphlib"
-import { Data } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { PipelineError, type Reason } from "./PipelineError.ts"
 import type * as Pipeline from "./Pipeline.ts"
 import type * as Stage from "./Stage.ts"
 
-export type Reason = "invalid-stage" | "duplicate-stage" | "unknown-input" | "missing-file" | "cycle" | "params" | "load"
-
-export class PipelineError extends Data.TaggedError("PipelineError")<{
-  readonly reason: Reason
-  readonly file: string
-  readonly stage?: string | undefined
-  readonly detail: string
-}> {
-  override get message(): string {
-    return `${this.file}: ${this.stage === undefined ? "" : `stage ${this.stage}: `}${this.detail}`
-  }
-}
+export { PipelineError, type Reason } from "./PipelineError.ts"
 
 export interface Edge {
   readonly input: string

@@ -132,16 +132,36 @@ class Slice {
     mod.declarations.forEach((d, i) => { if (d.names.includes(head)) this.take(m, i) })
   }
 
-  /** Whether `callee` (as written in module `m`) is one of `Input.ts`'s input constructors. */
+  /** Where name `name` imported from `spec` in module `m` is defined, through re-exports: a module's namespace or export, or a package's export. */
+  private origin(m: string, spec: string, name: string, depth = 0): { readonly module?: string; readonly package?: string; readonly name: string } | undefined {
+    const t = this.graph[m]?.resolved[spec]
+    if (t === undefined || "builtin" in t || depth > 20) return undefined
+    if ("package" in t) return { package: t.package, name }
+    const target = this.graph[t.module]
+    const e = name === "*" ? undefined : target?.exports[name]
+    if (e !== undefined && "from" in e) return this.origin(t.module, e.from, e.name, depth + 1)
+    if (e !== undefined && target!.imports[e.local] !== undefined) {
+      const b = target!.imports[e.local]!
+      return this.origin(t.module, b.from, b.name, depth + 1)
+    }
+    return { module: t.module, name }
+  }
+
+  /**
+   * Whether `callee` (as written in module `m`) is one of this framework's input constructors:
+   * `Input.file` with `Input` the namespace of `Input.ts` (directly or re-exported, as `pinkflow`'s
+   * `src/index.ts` does), or `Input` of the installed `pinkflow` package.
+   */
   private isWiring(m: string, callee: string): boolean {
-    if (this.wiringModule === undefined) return false
     const mod = this.graph[m]!
     const [head, member] = callee.includes(".") ? callee.split(".") as [string, string] : [callee, undefined]
     const imported = mod.imports[head]
     if (imported === undefined) return false
-    const t = mod.resolved[imported.from]
-    if (t === undefined || !("module" in t) || t.module !== this.wiringModule) return false
-    return member === undefined ? CodeGraph.WIRING.has(imported.name) : imported.name === "*"
+    const o = this.origin(m, imported.from, imported.name)
+    if (o === undefined) return false
+    if (o.package !== undefined) return o.package === "pinkflow" && o.name === "Input" && member !== undefined && CodeGraph.WIRING.has(member)
+    if (o.module === undefined || o.module !== this.wiringModule) return false
+    return member === undefined ? CodeGraph.WIRING.has(o.name) : o.name === "*"
   }
 
   run(): void {

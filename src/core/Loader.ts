@@ -40,8 +40,14 @@ export interface Loaded {
   readonly bundle: string
 }
 
-/** Packages compiled into pipeline bundles (pure JavaScript, costly to import unbundled). */
-const BUNDLED = new Set(["effect", "@effect/platform", "@dagrejs/graphlib"])
+/**
+ * Packages compiled into pipeline bundles (pure JavaScript, costly to import unbundled), and
+ * pinkflow itself: its public API (`import { Stage } from "pinkflow"`) comes from its TypeScript
+ * source (the `pinkflow-source` export condition), so stages share one Effect runtime with the body
+ * code. In a user's project it is a package (its version is in every key); in this repository the
+ * self-reference resolves to `src/index.ts`.
+ */
+const BUNDLED = new Set(["effect", "@effect/platform", "@dagrejs/graphlib", "pinkflow"])
 
 const packageName = (specifier: string): string => {
   const parts = specifier.split("/")
@@ -145,6 +151,7 @@ const build = async (root: string, file: string, outdir: string): Promise<BuildR
     entryNames: "[name]-[hash]",
     chunkNames: "chunk-[hash]",
     outExtension: { ".js": ".mjs" },
+    conditions: ["pinkflow-source"],
     metafile: true,
     write: false,
     // Smaller bundles parse faster; identifiers stay readable for stage stack traces.

@@ -1,9 +1,7 @@
 /** Cleans the raw point table: drops malformed rows and, by default, duplicates. */
 import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
-import * as Artifact from "../../src/core/Artifact.ts"
-import * as Input from "../../src/core/Input.ts"
-import * as Stage from "../../src/core/Stage.ts"
+import { Artifact, Input, Stage } from "pinkflow"
 import * as Csv from "./lib/csv.ts"
 
 export const prepare = Stage.make({

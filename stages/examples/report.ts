@@ -1,8 +1,6 @@
 /** Names the better model. */
 import { Effect } from "effect"
-import * as Artifact from "../../src/core/Artifact.ts"
-import * as Input from "../../src/core/Input.ts"
-import * as Stage from "../../src/core/Stage.ts"
+import { Artifact, Input, Stage } from "pinkflow"
 import { evaluate } from "./evaluate.ts"
 
 export const report = Stage.make({

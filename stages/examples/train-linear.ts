@@ -2,9 +2,7 @@
 import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as Artifact from "../../src/core/Artifact.ts"
-import * as Input from "../../src/core/Input.ts"
-import * as Stage from "../../src/core/Stage.ts"
+import { Artifact, Input, Stage } from "pinkflow"
 import * as Logistic from "./lib/logistic.ts"
 import { readSet, split } from "./split.ts"
 

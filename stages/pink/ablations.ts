@@ -1,5 +1,5 @@
 /** The ablations behind the paper's claims, each sharing every upstream stage: no adapters, no RC tasks. */
-import * as Input from "../../src/core/Input.ts"
+import { Input } from "pinkflow"
 import * as Data from "./data.ts"
 import { stage2 } from "./stage2.ts"
 

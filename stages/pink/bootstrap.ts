@@ -4,9 +4,7 @@
  * trains again with them added.
  */
 import { Effect, Schema } from "effect"
-import * as Artifact from "../../src/core/Artifact.ts"
-import * as Input from "../../src/core/Input.ts"
-import * as Stage from "../../src/core/Stage.ts"
+import { Artifact, Input, Stage } from "pinkflow"
 import * as Data from "./data.ts"
 import { env, type Json } from "./lib/training.ts"
 import { pink, stage2 } from "./stage2.ts"

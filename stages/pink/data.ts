@@ -5,9 +5,7 @@
  * preview.png) and returns its stats as a JSON output. The builders load only when a stage runs.
  */
 import { Effect, Schema } from "effect"
-import * as Artifact from "../../src/core/Artifact.ts"
-import * as Input from "../../src/core/Input.ts"
-import * as Stage from "../../src/core/Stage.ts"
+import { Artifact, Input, Stage } from "pinkflow"
 
 const build = () => import("../../src/data/Build.ts")
 

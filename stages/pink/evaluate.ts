@@ -1,8 +1,6 @@
 /** Evaluation of each model on the held-out splits (and an external RefCOCO-format split, if given). */
 import { Effect, Schema } from "effect"
-import * as Artifact from "../../src/core/Artifact.ts"
-import * as Input from "../../src/core/Input.ts"
-import * as Stage from "../../src/core/Stage.ts"
+import { Artifact, Input, Stage } from "pinkflow"
 import { generalOnly, projectionOnly } from "./ablations.ts"
 import { pinkStar } from "./bootstrap.ts"
 import * as Data from "./data.ts"

@@ -1,8 +1,6 @@
 /** The report: the results table, loss curves, bootstrap survival and a gallery, as HTML and markdown. */
 import { Effect } from "effect"
-import * as Artifact from "../../src/core/Artifact.ts"
-import * as Input from "../../src/core/Input.ts"
-import * as Stage from "../../src/core/Stage.ts"
+import { Artifact, Input, Stage } from "pinkflow"
 import { generalOnly, projectionOnly } from "./ablations.ts"
 import { bootstrapFilter, pinkStar } from "./bootstrap.ts"
 import * as Data from "./data.ts"

@@ -1,5 +1,5 @@
 /** Stage 1: the projection learns to map the frozen ViT's features into the frozen LM, on captions. */
-import * as Input from "../../src/core/Input.ts"
+import { Input } from "pinkflow"
 import * as Data from "./data.ts"
 import { jsonl, trainingStage } from "./lib/training.ts"
 import { tokenizer } from "./tokenizer.ts"

@@ -3,7 +3,7 @@
  * RC tasks mixed with general data. Pink, Pink* (bootstrap.ts) and the ablations (ablations.ts) are
  * all this stage with other data or without adapters.
  */
-import * as Input from "../../src/core/Input.ts"
+import { Input } from "pinkflow"
 import * as Data from "./data.ts"
 import { jsonl, trainingStage } from "./lib/training.ts"
 import { stage1 } from "./stage1.ts"

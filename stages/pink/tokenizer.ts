@@ -1,8 +1,6 @@
 /** The tokenizer's vocabulary, from every text of the training and evaluation data. */
 import { Effect, Schema } from "effect"
-import * as Artifact from "../../src/core/Artifact.ts"
-import * as Input from "../../src/core/Input.ts"
-import * as Stage from "../../src/core/Stage.ts"
+import { Artifact, Input, Stage } from "pinkflow"
 import * as Data from "./data.ts"
 import { jsonl, type Vocab } from "./lib/training.ts"
 

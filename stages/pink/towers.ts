@@ -2,7 +2,7 @@
  * The towers Pink keeps frozen — CLIP and Llama in the paper, which cannot be downloaded here —
  * pretrained on the data: the ViT contrastively on image–caption pairs, the LM on the data's text.
  */
-import * as Input from "../../src/core/Input.ts"
+import { Input } from "pinkflow"
 import * as Data from "./data.ts"
 import { jsonl, trainingStage } from "./lib/training.ts"
 import { tokenizer } from "./tokenizer.ts"

@@ -5,9 +5,8 @@
  * it runs itself, so its key covers that code and nothing else.
  */
 import { Effect, Schema } from "effect"
-import * as Artifact from "../../../src/core/Artifact.ts"
-import type * as Input from "../../../src/core/Input.ts"
-import * as Stage from "../../../src/core/Stage.ts"
+import { Artifact, Stage } from "pinkflow"
+import type { Input } from "pinkflow"
 import * as Environment from "../../../src/model/Environment.ts"
 import type * as Session from "../../../src/train/Session.ts"
 
