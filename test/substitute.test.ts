@@ -163,3 +163,23 @@ test("a read-only substitute from the config file works and is left as it was", 
   t.is(notComputed.code, 2)
   t.regex(notComputed.stderr.trim(), /^pinkflow: stage split is not computed for the current code, params and inputs \(stale\); run the pipeline first$/)
 })
+
+test("pink-tiny takes its towers from an export and computes everything else, to the same results", (t) => {
+  const p = project()
+  for (const f of ["pipelines/pink.ts", "pipelines/pink-tiny.ts"]) fs.cpSync(path.join(process.cwd(), f), path.join(p.dir, f))
+  const TINY = "pipelines/pink-tiny.ts"
+  const first = p.json("run", TINY)
+  t.is(first.code, 0, first.stderr)
+  const towers = path.join(p.dir, "shared", "towers")
+  const e = p.pinkflow("export", TINY, "--stages", "pretrain-vision,pretrain-lm", "--to", towers)
+  t.is(e.code, 0, e.stderr)
+  t.regex(e.stdout, /^exported 2 stage results to /)
+  const r = p.json("run", TINY, "--store", path.join(p.dir, "b"), "--substitute", towers)
+  t.is(r.code, 0, r.stderr)
+  const stages = stageLines(r.lines)
+  t.is(stages["pretrain-vision"].from, towers)
+  t.is(stages["pretrain-lm"].from, towers)
+  t.is(ran(r.lines).length, 20, "everything but the towers is computed")
+  const before = stageLines(first.lines)
+  for (const s of Object.keys(before)) t.deepEqual(stages[s].outputs, before[s].outputs, `${s}: the same digests`)
+})
