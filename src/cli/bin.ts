@@ -385,6 +385,7 @@ const exportCommand = Command.make("export", {
     const variants = yield* Engine.inspect(a.pipeline, set).pipe(Effect.provide(layer))
     const names = new Set(variants.flatMap((v) => v.states.map((s) => s.stage)))
     const wanted = Option.isSome(a.stages) ? a.stages.value.split(",").map((s) => s.trim()).filter((s) => s !== "") : [...names]
+    if (Option.isSome(a.stages) && wanted.length === 0) return yield* new ArgumentError({ detail: `--stages ${a.stages.value}: names no stage` })
     const unknown = wanted.find((s) => !names.has(s))
     if (unknown !== undefined) return yield* new ArgumentError({ detail: `--stages ${unknown}: no stage named "${unknown}" in ${a.pipeline}` })
     const entries: Array<Substitute.Entry> = []

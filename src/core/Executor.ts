@@ -83,11 +83,15 @@ const execute = Effect.fn("Executor.execute")(function*(plan: Plan.Plan, options
 
   const substitutes = yield* Substitutes
 
-  /** The key's complete record: local, or taken from a substitute (then lineage learns its producer). */
+  /**
+   * The key's complete record: local, or taken from a substitute. A record that came from a
+   * substitute (now, or earlier by `status`, which writes no lineage) is recorded as an execution
+   * so lineage knows its producer; writing the same execution again is harmless.
+   */
   const completeRecord = (name: string, key: string) =>
     Effect.gen(function*() {
       const rec = yield* substitutes.lookup(key, (message) => options.emit({ _tag: "Warning", stage: name, message }))
-      if (rec?.substitute !== undefined && rec.run !== options.run) {
+      if (rec?.substitute !== undefined) {
         pending.push({ key, stage: name, run: rec.run, record: rec.record, outputs: rec.outputs, startedAt: rec.createdAt, durationMs: rec.durationMs, log: [], substitute: rec.substitute })
       }
       return rec

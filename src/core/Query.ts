@@ -17,22 +17,36 @@ export class QueryError extends Data.TaggedError("QueryError")<{
   }
 }
 
+/** What lineage says of one execution: its stage, run, and the key record's params, code and environment. */
+export interface Produced {
+  readonly stage: string
+  readonly run: string
+  /** The substitute the result was taken from. */
+  readonly substitute?: string | undefined
+  readonly params: unknown
+  readonly code: Readonly<Record<string, string>>
+  readonly packages: Readonly<Record<string, string>>
+  readonly env: Readonly<Record<string, string>>
+}
+
+const produced = (e: Lineage.Execution): Produced => ({
+  stage: e.stage,
+  run: e.run,
+  ...(e.substitute === undefined ? {} : { substitute: e.substitute }),
+  params: e.record.params,
+  code: e.record.code.modules,
+  packages: e.record.code.packages,
+  env: e.record.env
+})
+
 export interface Upstream {
   readonly digest: string
   readonly kind: string
   /** Set for a project file or directory. */
   readonly source?: string
-  readonly producer?: {
-    readonly stage: string
+  readonly producer?: Produced & {
     readonly output: string
     readonly key: string
-    readonly run: string
-    /** The substitute the result was taken from. */
-    readonly substitute?: string | undefined
-    readonly params: unknown
-    readonly code: Readonly<Record<string, string>>
-    readonly packages: Readonly<Record<string, string>>
-    readonly env: Readonly<Record<string, string>>
     readonly inputs: ReadonlyArray<{ readonly input: string; readonly from: string; readonly artifact: Upstream }>
   }
 }
@@ -51,16 +65,7 @@ export interface Graph {
   readonly digest: string
   readonly direction: "up" | "down"
   readonly artifacts: Readonly<Record<string, { readonly kind: string; readonly source?: string }>>
-  readonly executions: Readonly<Record<string, {
-    readonly stage: string
-    readonly run: string
-    /** The substitute the result was taken from. */
-    readonly substitute?: string | undefined
-    readonly params: unknown
-    readonly code: Readonly<Record<string, string>>
-    readonly packages: Readonly<Record<string, string>>
-    readonly env: Readonly<Record<string, string>>
-  }>>
+  readonly executions: Readonly<Record<string, Produced>>
   /** `input`: the artifact `digest` fed input `name` of execution `key`; `output`: execution `key` produced `digest` as output `name`. */
   readonly edges: ReadonlyArray<{ readonly type: "input" | "output"; readonly digest: string; readonly key: string; readonly name: string }>
 }
@@ -104,15 +109,9 @@ export const upstream = (db: Lineage.Database, digest: string, kind = "file", so
     digest,
     kind: info.kind,
     producer: {
-      stage: exec.stage,
+      ...produced(exec),
       output: info.producer.output,
       key: exec.key,
-      run: exec.run,
-      ...(exec.substitute === undefined ? {} : { substitute: exec.substitute }),
-      params: exec.record.params,
-      code: exec.record.code.modules,
-      packages: exec.record.code.packages,
-      env: exec.record.env,
       inputs: Object.entries(exec.record.inputs).map(([input, rec]) => ({
         input,
         from: rec.from,
@@ -148,11 +147,11 @@ export const downstream = (db: Lineage.Database, digest: string, seen = new Set<
 /** The lineage graph of `digest`: what produced it (`up`) or what derives from it (`down`), transitively. */
 export const graph = (db: Lineage.Database, digest: string, direction: "up" | "down"): Graph => {
   const artifacts: Record<string, { kind: string; source?: string }> = {}
-  const executions: Record<string, Graph["executions"][string]> = {}
+  const executions: Record<string, Produced> = {}
   const edges: Array<Graph["edges"][number]> = []
   const addExecution = (e: Lineage.Execution) => {
     if (executions[e.key] !== undefined) return false
-    executions[e.key] = { stage: e.stage, run: e.run, ...(e.substitute === undefined ? {} : { substitute: e.substitute }), params: e.record.params, code: e.record.code.modules, packages: e.record.code.packages, env: e.record.env }
+    executions[e.key] = produced(e)
     return true
   }
   const addArtifact = (d: string, kind: string, source?: string) => {

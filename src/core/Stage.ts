@@ -221,7 +221,7 @@ export const make = <
     _tag: "Stage",
     name: def.name,
     description: def.description,
-    module: declared?.[1] ?? (typeof marker === "string" ? marker : undefined),
+    module: declared?.[1],
     statement: declared === null ? undefined : Number(declared[2]),
     inputs: (def.inputs ?? {}) as I,
     outputs: def.outputs,

@@ -141,10 +141,8 @@ export class Substitutes extends Context.Service<Substitutes, {
         const rec = store.readRecord(key)
         return rec !== undefined && Object.values(rec.outputs).every(store.isComplete) ? rec : undefined
       }
-      const lookup = (key: string, warn: (message: string) => void) =>
+      const takeFrom = (key: string, warn: (message: string) => void) =>
         Effect.gen(function*() {
-          const here = local(key)
-          if (here !== undefined || sources.length === 0) return here
           for (const source of sources) {
             const taken = yield* take(store, source, key).pipe(
               Effect.catch((e) => Effect.sync(() => {
@@ -155,6 +153,11 @@ export class Substitutes extends Context.Service<Substitutes, {
             if (taken !== undefined) return taken
           }
           return undefined
+        })
+      const lookup = (key: string, warn: (message: string) => void) =>
+        Effect.suspend(() => {
+          const here = local(key)
+          return here !== undefined ? Effect.succeed(here) : takeFrom(key, warn)
         })
       return Substitutes.of({ sources, lookup, local })
     }))
@@ -291,7 +294,3 @@ export const lineage = (dirs: ReadonlyArray<string>, db: Lineage.Database): Line
   }
   return { ...db, executions, artifacts }
 }
-
-/** The entries of the substitutes' manifests, for `stage.output` lookups on a store that has not run them. */
-export const entries = (dirs: ReadonlyArray<string>): ReadonlyArray<Entry & { readonly dir: string }> =>
-  dirs.flatMap((dir) => (readManifest(directory(dir))?.entries ?? []).map((e) => ({ ...e, dir })))
