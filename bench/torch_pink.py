@@ -91,7 +91,7 @@ class Pink(nn.Module):
         h = torch.cat([tok[:, : self.slot], img, tok[:, self.slot + n:]], 1) + self.wpe[: ids.shape[1]]
         for blk in self.lm:
             h = blk(h)
-        return self.head(self.lnf(h))
+        return self.lnf(h)
 
 
 def main():
@@ -119,8 +119,11 @@ def main():
     weights[:, -16:] = 1
 
     def step():
-        logits = model(images, ids)
-        loss = (F.cross_entropy(logits.reshape(-1, o.vocab), targets.reshape(-1), reduction="none") * weights.reshape(-1)).sum() / weights.sum()
+        # The head only where the loss is (the answers), as the recipe's Pink.answerLoss does.
+        hidden = model(images, ids)
+        rows = weights.reshape(-1) > 0
+        logits = model.head(hidden.reshape(-1, hidden.shape[-1])[rows])
+        loss = F.cross_entropy(logits, targets.reshape(-1)[rows])
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_([w for w in model.parameters() if w.requires_grad], 1.0)

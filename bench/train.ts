@@ -65,11 +65,10 @@ const runOne = async (backend: string) => {
   const weights = Float32Array.from({ length: B * T }, (_, i) => (i % T >= T - 16 ? 1 : 0))
   const pixels = Float32Array.from({ length: B * S * S * 3 }, () => rng())
   const idT = tf.tensor2d(ids, [B, T], "int32")
-  const tT = tf.tensor2d(targets, [B, T], "int32")
-  const wT = tf.tensor2d(weights, [B, T])
   const images = tf.tensor4d(pixels, [B, S, S, 3])
   const policy = Freeze.policy("adaptersAndProjection", model, tokenizer)
-  const lossAt = (_s: number, seed: number) => Pink.maskedLoss(Pink.forward(model, idT, images, { training: true, seed }), tT, wT)
+  // The recipe's loss: the head only at the answer positions (Pink.answerLoss), as in torch_pink.py.
+  const lossAt = (_s: number, seed: number) => Pink.answerLoss(model, Pink.hidden(model, idT, { images }, { training: true, seed }), targets, weights)
   const warm = backend === "cpu" ? 1 : 2
   await Loop.train(model.weights, policy, lossAt, { steps: warm, lr: 1e-4, warmupFraction: 0, seed: 1, tokensPerStep: B * T })
   const timed = backend === "cpu" ? Math.min(2, steps) : steps

@@ -70,12 +70,31 @@ export const inputs = (
   return tf.add(x, Lm.positions(m.weights, pos)) // [B, T, C]
 }
 
-/** Logits for a batch: ids [B, T] (with `<img>` at the slot when `images` is given) → [B, T, V]. */
-export const forward = (m: Model, ids: tf.Tensor, images: tf.Tensor | undefined, o: RunOptions): tf.Tensor => {
+/** The LM's final hidden states for a batch: ids [B, T] (`<img>` at the slot when an image is given) → [B, T, C]. */
+export const hidden = (m: Model, ids: tf.Tensor, image: { readonly images: tf.Tensor } | { readonly embeddings: tf.Tensor } | undefined, o: RunOptions): tf.Tensor => {
   const T = ids.shape[1]!
   const mask = Lm.causalMask(T) // [1, 1, T, T]
-  const hidden = Lm.run(m.weights, m.config, inputs(m, ids, images && { images }, o), mask, adapterOptions(m, o)) // [B, T, C]
-  return Lm.logits(m.weights, hidden) // [B, T, V]
+  return Lm.run(m.weights, m.config, inputs(m, ids, image, o), mask, adapterOptions(m, o)) // [B, T, C]
+}
+
+/** Logits for a batch: ids [B, T] (with `<img>` at the slot when `images` is given) → [B, T, V]. */
+export const forward = (m: Model, ids: tf.Tensor, images: tf.Tensor | undefined, o: RunOptions): tf.Tensor =>
+  Lm.logits(m.weights, hidden(m, ids, images && { images }, o)) // [B, T, V]
+
+/**
+ * `maskedLoss` with 0/1 weights, computing the head only where the weight is 1 (the answers):
+ * hidden [B, T, C], targets and weights [B·T] on the CPU. Most positions of a Pink sequence are
+ * image and prompt tokens, so this skips most of the head and its softmax.
+ */
+export const answerLoss = (m: Model, hidden: tf.Tensor, targets: Int32Array, weights: Float32Array): tf.Scalar => {
+  const C = hidden.shape[2]!
+  const rows = Int32Array.from(Array.from(weights).flatMap((w, i) => (w > 0 ? [i] : [])))
+  if (rows.length === 0) return tf.mul(tf.sum(hidden), 0) as tf.Scalar
+  const picked = tf.gather(tf.reshape(hidden, [-1, C]), tf.tensor1d(rows, "int32")) // [M, C]
+  const logp = tf.logSoftmax(tf.matMul(picked, W.get(m.weights, "lm/head"), false, true), -1) // [M, V]
+  const V = logp.shape[1]!
+  const at = tf.tensor1d(Int32Array.from(rows, (r, i) => i * V + targets[r]!), "int32") // [M]
+  return tf.neg(tf.mean(tf.gather(tf.reshape(logp, [-1]), at))) as tf.Scalar
 }
 
 /** Mean cross-entropy over positions with weight 1: logits [B, T, V], targets [B, T], weights [B, T]. */

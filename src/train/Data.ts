@@ -68,6 +68,9 @@ export const batch = (set: Set, c: Config.Config, size: number, seed: number, st
     ids: tf.tensor2d(b.ids, [size, T], "int32"),
     targets: tf.tensor2d(b.targets, [size, T], "int32"),
     weights: tf.tensor2d(b.weights, [size, T]),
+    /** The targets and weights as arrays [B·T], for Pink.answerLoss. */
+    targetIds: b.targets,
+    weightValues: b.weights,
     images: tf.tensor4d(images, [size, S, S, 3]),
     tokens: size * T
   }

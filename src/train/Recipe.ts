@@ -3,6 +3,7 @@
  * (`projectionOnly` on captions) and stage 2 (`adaptersAndProjection` on the instruction mix, and
  * its ablations). It reads and writes plain directories.
  */
+import * as tf from "@tensorflow/tfjs-core"
 import * as Checkpoint from "../model/Checkpoint.ts"
 import * as Config from "../model/Config.ts"
 import * as Freeze from "../model/Freeze.ts"
@@ -52,9 +53,10 @@ export const trainStage = async (init: Init, sources: ReadonlyArray<{ readonly d
   const avgTokens = o.batchSize * Math.min(c.lm.maxLen, set.items.reduce((n, i) => n + i.example.ids.length, 0) / Math.max(1, set.items.length))
   const r = await Loop.train(model.weights, policy, (step, seed) => {
     const b = Data.batch(set, c, o.batchSize, o.seed, step)
-    return Pink.maskedLoss(Pink.forward(model, b.ids, b.images, { training: true, seed }), b.targets, b.weights)
+    tf.dispose([b.targets, b.weights])
+    return Pink.answerLoss(model, Pink.hidden(model, b.ids, { images: b.images }, { training: true, seed }), b.targetIds, b.weightValues)
   }, loopOptions(o, avgTokens))
   await Checkpoint.save(out, model, tok, { stage: policyName })
   W.dispose(model.weights)
-  return { losses: thin(r.losses), trainable: counts.trainable, total: counts.total, samples: set.items.length, backend: backend.name }
+  return { losses: thin(r.losses), trainable: counts.trainable, total: counts.total, samples: set.items.length, backend: backend.name, matmul: backend.matmul }
 }
