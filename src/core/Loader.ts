@@ -73,7 +73,7 @@ const statSig = (file: string): StatSig | undefined => {
 }
 
 /** Bump when the analysis changes: older build records are rebuilt. */
-const FORMAT = 3
+const FORMAT = 4
 
 interface BuildRecord {
   readonly format: number
@@ -163,7 +163,11 @@ const build = async (root: string, file: string, outdir: string): Promise<BuildR
   for (const out of result.outputFiles) {
     if (!fs.existsSync(out.path)) Atomic.writeFileSync(out.path, out.contents)
   }
-  const entry = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint !== undefined)![0]
+  // Every literal import() is an entry point of its own chunk too: the pipeline's is the one of its file.
+  const main = path.relative(root, path.resolve(root, file)).split(path.sep).join("/")
+  const found = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint === main)
+  if (found === undefined) throw new Error(`esbuild wrote no output for the entry ${main}`)
+  const entry = found[0]
   const graph: Record<string, CodeGraph.Module> = {}
   const inputs: Record<string, StatSig> = {}
   const versions = new Map<string, string>()

@@ -17,6 +17,13 @@ export interface Meta {
 export const save = (dir: string, model: Pink.Model, tok: Tok.Tokenizer, extra: Readonly<Record<string, unknown>> = {}): Promise<void> =>
   W.save(dir, model.weights, { ...extra, config: model.config, vocab: tok.vocab })
 
+/**
+ * Saves only the weights under `prefixes` (a tower: `vit/` or `lm/`), with the config and vocab,
+ * for `loadParts`; `load` cannot rebuild a whole model from it.
+ */
+export const saveParts = (dir: string, model: Pink.Model, tok: Tok.Tokenizer, prefixes: ReadonlyArray<string>, extra: Readonly<Record<string, unknown>> = {}): Promise<void> =>
+  W.save(dir, new Map([...model.weights].filter(([n]) => prefixes.some((p) => n.startsWith(p)))), { ...extra, config: model.config, vocab: tok.vocab, parts: prefixes })
+
 /** Rebuilds the model and tokenizer saved in `dir`. */
 export const load = async (dir: string): Promise<{ readonly model: Pink.Model; readonly tokenizer: Tok.Tokenizer; readonly meta: Meta }> => {
   const { tensors, meta } = await W.read(dir)

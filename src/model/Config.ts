@@ -1,6 +1,6 @@
 /**
  * Model configuration: a typed schema with named presets. `nano` is for tests (seconds on a CPU),
- * `small` for the default run.
+ * `small` for the default run, `hires` for the grounding towers.
  */
 import { Schema } from "effect"
 
@@ -40,6 +40,12 @@ export const presets = {
   },
   small: {
     vit: { imageSize: 64, patchSize: 8, width: 96, depth: 4, heads: 4, mlpRatio: 4 },
+    lm: { width: 128, depth: 4, heads: 4, mlpRatio: 4, maxLen: 192 },
+    adapter: { r: 8, dropout: 0.1, activation: "identity" }
+  },
+  /** `small` at twice the resolution (16-px patches, so the same 64 image tokens) with sin-cos positions. */
+  hires: {
+    vit: { imageSize: 128, patchSize: 16, width: 96, depth: 4, heads: 4, mlpRatio: 4, positions: "sincos" },
     lm: { width: 128, depth: 4, heads: 4, mlpRatio: 4, maxLen: 192 },
     adapter: { r: 8, dropout: 0.1, activation: "identity" }
   }

@@ -49,8 +49,12 @@ const layout = (m: Pink.Model, tok: Tok.Tokenizer, instructions: ReadonlyArray<s
   return { ids, positions, keyMask, next, length: Lp }
 }
 
-/** Greedy answers for one image each: images [B, S, S, 3]. */
-export const generate = async (m: Pink.Model, tok: Tok.Tokenizer, images: tf.Tensor, instructions: ReadonlyArray<string>, o: Options): Promise<Array<string>> => {
+/**
+ * Greedy answers for one image each: images [B, S, S, 3], or what stands in the image slot already
+ * embedded, [B, N, C_lm] (an LM reading scene layouts).
+ */
+export const generate = async (m: Pink.Model, tok: Tok.Tokenizer, image: tf.Tensor | { readonly embeddings: tf.Tensor }, instructions: ReadonlyArray<string>, o: Options): Promise<Array<string>> => {
+  const slot = image instanceof tf.Tensor ? { images: image } : image
   const B = instructions.length
   const lay = layout(m, tok, instructions)
   const room = m.config.lm.maxLen - Math.max(...lay.next)
@@ -82,7 +86,7 @@ export const generate = async (m: Pink.Model, tok: Tok.Tokenizer, images: tf.Ten
     let positions = Array.from(lay.positions)
     let keyMask = Array.from(lay.keyMask)
     let T = lay.length
-    const imageTokens = tf.tidy(() => Pink.imageEmbeddings(m, images, run))
+    const imageTokens = "embeddings" in slot ? tf.clone(slot.embeddings) : tf.tidy(() => Pink.imageEmbeddings(m, slot.images, run))
     for (let step = 0; step < steps && !done.every(Boolean); step++) {
       const next = await read(tf.tidy(() => {
         const idT = tf.tensor2d(ids, [B, T], "int32")
@@ -107,7 +111,7 @@ export const generate = async (m: Pink.Model, tok: Tok.Tokenizer, images: tf.Ten
   let keyMask: tf.Tensor = tf.tensor4d(lay.keyMask, [B, 1, 1, lay.length]) // [B, 1, 1, Tk]
   let next = await read(tf.tidy(() => {
     const idT = tf.tensor2d(lay.ids, [B, lay.length], "int32")
-    const x = Pink.inputs(m, idT, { images }, run, tf.tensor2d(lay.positions, [B, lay.length], "int32")) // [B, Lp, C]
+    const x = Pink.inputs(m, idT, slot, run, tf.tensor2d(lay.positions, [B, lay.length], "int32")) // [B, Lp, C]
     const mask = tf.add(Lm.causalMask(lay.length), keyMask) // [B, 1, Lp, Lp]
     const fresh: Array<L.LayerCache> = []
     const hidden = Lm.run(m.weights, m.config, x, mask, adapters(m), { past: undefined, next: fresh })

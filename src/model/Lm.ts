@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import type * as Config from "./Config.ts"
 import * as L from "./Layers.ts"
+import * as Tok from "./Tokenizer.ts"
 import * as W from "./Weights.ts"
 
 export const init = (w: W.Weights, seed: number, c: Config.Config, vocab: number, withAdapters: boolean): void => {
@@ -19,6 +20,40 @@ export const init = (w: W.Weights, seed: number, c: Config.Config, vocab: number
 
 export const initAdapters = (w: W.Weights, seed: number, c: Config.Config): void => {
   for (let i = 0; i < c.lm.depth; i++) L.initAdapter(w, seed, `lm/h${i}/adapter`, c.lm.width, c.adapter.r)
+}
+
+/**
+ * Structured rows for the bin coordinate tokens (Tokenizer `bins`), the same in the embedding and
+ * the head: a role code (one of six) and the bin's value as cos/sin at 1…F half-turns over [0, 1],
+ * so neighbouring bins are alike and a token read from a layout cell is already the token to write.
+ * Every other row of the head starts as its embedding row (tied at the start, free afterwards).
+ * Each bin row has the norm of the random rows (std 0.02).
+ */
+export const initCoordinateRows = (w: W.Weights, vocab: ReadonlyArray<string>): void => {
+  const wte = W.get(w, "lm/wte")
+  const [V, C] = wte.shape as [number, number]
+  const rows = wte.arraySync() as Array<Array<number>>
+  const F = Math.floor((C - 8) / 2)
+  const norm = 0.02 * Math.sqrt(C)
+  vocab.forEach((t, i) => {
+    const b = Tok.binOf(t)
+    if (b === undefined) return
+    const v = (b.k + 0.5) / Tok.BINS
+    const row = new Array<number>(C).fill(0)
+    row[b.role] = Math.SQRT1_2
+    for (let f = 1; f <= F; f++) {
+      row[8 + 2 * (f - 1)] = Math.cos(Math.PI * f * v) * Math.SQRT1_2 / Math.sqrt(F)
+      row[9 + 2 * (f - 1)] = Math.sin(Math.PI * f * v) * Math.SQRT1_2 / Math.sqrt(F)
+    }
+    // A leading-space variant shares its token's value but not its exact row.
+    if (/^\s/.test(t)) row[7] = 0.3
+    const n = Math.hypot(...row)
+    rows[i] = row.map((x) => (x / n) * norm)
+  })
+  const table = tf.tensor2d(rows, [V, C])
+  wte.assign(table)
+  W.get(w, "lm/head").assign(table)
+  table.dispose()
 }
 
 /** Token embeddings without positions: ids [B, T] → [B, T, C]. */

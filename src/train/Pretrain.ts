@@ -14,7 +14,9 @@
  * Batches depend only on the seed and the step, so both resume from checkpoints exactly.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import * as Box from "../data/Box.ts"
+import * as Patches from "../data/Patches.ts"
+import { COLOUR_NAMES, type PatchTargets } from "../data/Patches.ts"
+import * as Raster from "../data/Raster.ts"
 import * as Scene from "../data/Scene.ts"
 import * as Config from "../model/Config.ts"
 import * as Freeze from "../model/Freeze.ts"
@@ -24,6 +26,7 @@ import * as Pink from "../model/Pink.ts"
 import * as Tok from "../model/Tokenizer.ts"
 import * as Vit from "../model/Vit.ts"
 import * as W from "../model/Weights.ts"
+import * as Layouts from "./Layouts.ts"
 import * as Loop from "./Loop.ts"
 
 export interface Pair {
@@ -131,106 +134,116 @@ export const vit = (model: Pink.Model, tok: Tok.Tokenizer, pairs: ReadonlyArray<
   }, o)
 }
 
-/** Per-patch targets of one scene for `vitDense`, patches in row-major order. */
-export interface PatchTargets {
-  /** Index into `Scene.COLOURS`' keys; their count for background. */
-  readonly colour: Int32Array
-  /** Index into `Scene.CATEGORIES`; their count for background. */
-  readonly shape: Int32Array
-  /** Index into `Scene.SIZES`; their count for background. */
-  readonly size: Int32Array
-  /** The covering object's normalised box, 4 per patch (zeros for background). */
-  readonly box: Float32Array
-  /** 1 where the patch belongs to an object. */
-  readonly object: Float32Array
-}
-
-const COLOUR_NAMES = Object.keys(Scene.COLOURS)
-
-/**
- * A patch of a `grid` × `grid` split of the (resized) image belongs to the object whose box covers
- * most of it, if that is at least 15 % of the patch (so a small object still owns a patch).
- */
-export const patchTargets = (scene: Scene.Scene, grid: number): PatchTargets => {
-  const N = grid * grid
-  const t = {
-    colour: new Int32Array(N).fill(COLOUR_NAMES.length),
-    shape: new Int32Array(N).fill(Scene.CATEGORIES.length),
-    size: new Int32Array(N).fill(Scene.SIZES.length),
-    box: new Float32Array(N * 4),
-    object: new Float32Array(N)
-  }
-  const boxes = scene.objects.map((o) => Box.normalise(o.box, scene.width, scene.height))
-  const e = 1 / grid
-  for (let p = 0; p < N; p++) {
-    const x0 = (p % grid) * e
-    const y0 = Math.floor(p / grid) * e
-    let best = -1
-    let bestArea = 0.15 * e * e
-    boxes.forEach((b, k) => {
-      const a = Math.max(0, Math.min(b[2], x0 + e) - Math.max(b[0], x0)) * Math.max(0, Math.min(b[3], y0 + e) - Math.max(b[1], y0))
-      if (a > bestArea) {
-        bestArea = a
-        best = k
-      }
-    })
-    if (best < 0) continue
-    const o = scene.objects[best]!
-    t.colour[p] = COLOUR_NAMES.indexOf(o.attributes[0]!)
-    t.size[p] = Scene.SIZES.indexOf(o.attributes[1] as (typeof Scene.SIZES)[number])
-    t.shape[p] = Scene.CATEGORIES.indexOf(o.name as (typeof Scene.CATEGORIES)[number])
-    t.box.set(boxes[best]!, p * 4)
-    t.object[p] = 1
-  }
-  return t
-}
-
 export interface DenseItem {
   /** [S, S, 3] in [0, 1], row-major. */
   readonly image: Float32Array
   readonly targets: PatchTargets
 }
 
-/** Box regression (mean L1 over object patches) weighs this much against the three cross-entropies. */
-const BOX_WEIGHT = 20
-
 const crossEntropy = (logits: tf.Tensor, labels: tf.Tensor, classes: number) =>
   tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits, -1), tf.oneHot(labels, classes)), -1))) // []
 
+/** The four corner bins (Tokenizer.bin) of every patch's covering object, 0 for background: [N·4]. */
+export const boxBins = (t: PatchTargets): Int32Array => Int32Array.from(t.box, (v, i) => (t.object[Math.floor(i / 4)] === 1 ? Tok.bin(v) : 0))
+
+/** Mean cross-entropy over the object patches only: logits [BN, K], labels [BN], object [BN]. */
+const objectCrossEntropy = (logits: tf.Tensor, labels: tf.Tensor, object: tf.Tensor, classes: number) => {
+  const ce = tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits, -1), tf.oneHot(labels, classes)), -1)) // [BN]
+  return tf.div(tf.sum(tf.mul(ce, object)), tf.maximum(tf.sum(object), 1)) // []
+}
+
+const concat = <T extends Float32Array | Int32Array>(items: ReadonlyArray<T>, make: (n: number) => T): T => {
+  const out = make(items.reduce((n, x) => n + x.length, 0))
+  let o = 0
+  for (const x of items) {
+    out.set(x, o)
+    o += x.length
+  }
+  return out
+}
+
+/** The images of a batch of items as one tensor [B, S, S, 3]. */
+const imagesOf = (c: Config.Config, items: ReadonlyArray<DenseItem>) =>
+  tf.tensor4d(concat(items.map((i) => i.image), (n) => new Float32Array(n)), [items.length, c.vit.imageSize, c.vit.imageSize, 3])
+
+/** The linear heads of the patch-level loss: `prefix` + colour, shape, size and the four corner bins. */
+export const DENSE_HEADS = [
+  ["colour", COLOUR_NAMES.length + 1],
+  ["shape", Scene.CATEGORIES.length + 1],
+  ["size", Scene.SIZES.length + 1],
+  ["x0", Tok.BINS],
+  ["y0", Tok.BINS],
+  ["x1", Tok.BINS],
+  ["y1", Tok.BINS]
+] as const
+
+/** The per-patch labels of items for each of DENSE_HEADS, and the object mask: [BN] each. */
+export const denseLabels = (items: ReadonlyArray<DenseItem>) => {
+  const bins = items.map((i) => boxBins(i.targets))
+  const corner = (k: number) => concat(bins.map((b) => b.filter((_, i) => i % 4 === k)), (n) => new Int32Array(n))
+  return {
+    colour: concat(items.map((i) => i.targets.colour), (n) => new Int32Array(n)),
+    shape: concat(items.map((i) => i.targets.shape), (n) => new Int32Array(n)),
+    size: concat(items.map((i) => i.targets.size), (n) => new Int32Array(n)),
+    x0: corner(0),
+    y0: corner(1),
+    x1: corner(2),
+    y1: corner(3),
+    object: concat(items.map((i) => i.targets.object), (n) => new Float32Array(n))
+  }
+}
+
+/**
+ * The patch-level loss of `vitDense` over flat patch features [BN, C]: cross-entropies for colour,
+ * shape and size (background included) and, on object patches, for the bin of each corner of the
+ * covering object's box.
+ */
+export const denseHeadLoss = (w: W.Weights, prefix: string, flat: tf.Tensor, labels: ReturnType<typeof denseLabels>): tf.Scalar => {
+  const object = tf.tensor1d(labels.object)
+  const terms = DENSE_HEADS.map(([name, classes]) => {
+    const logits = L.linear(w, `${prefix}${name}`, flat)
+    const y = tf.tensor1d(labels[name], "int32")
+    return name === "colour" || name === "shape" || name === "size" ? crossEntropy(logits, y, classes) : tf.mul(objectCrossEntropy(logits, y, object, classes), 0.5)
+  })
+  return tf.addN(terms) as tf.Scalar
+}
+
+export const initDenseHeads = (w: W.Weights, seed: number, width: number, prefix: string) => {
+  for (const [name, classes] of DENSE_HEADS) L.initLinear(w, seed, `${prefix}${name}`, width, classes)
+}
+
+/** Generated scenes of `seed` as patch-level items at `c`'s input size. */
+export const denseItems = (c: Config.Config, seed: number, scenes: number, minObjects = 3): Array<DenseItem> => {
+  const grid = c.vit.imageSize / c.vit.patchSize
+  return Array.from({ length: scenes }, (_, i) => {
+    const { scene, image } = Scene.generate(i, { seed, minObjects, maxObjects: 6 })
+    return { image: Raster.toInput(image, c.vit.imageSize), targets: Patches.patchTargets(scene, grid) }
+  })
+}
+
 /** The patch-level loss of `vitDense` for a batch of items. */
 export const denseLoss = (w: W.Weights, c: Config.Config, items: ReadonlyArray<DenseItem>): tf.Scalar => {
-  const S = c.vit.imageSize
-  const N = Config.imageTokens(c)
-  const B = items.length
-  const cat = <T extends Float32Array | Int32Array>(f: (i: DenseItem) => T, make: (n: number) => T): T => {
-    const size = f(items[0]!).length
-    const out = make(B * size)
-    items.forEach((item, b) => out.set(f(item), b * size))
-    return out
-  }
-  const x = Vit.features(w, c, tf.tensor4d(cat((i) => i.image, (n) => new Float32Array(n)), [B, S, S, 3]), undefined) // [B, N, C]
-  const flat = tf.reshape(x, [B * N, c.vit.width]) // [BN, C]
-  const labels = (f: (t: PatchTargets) => Int32Array) => tf.tensor1d(cat((i) => f(i.targets), (n) => new Int32Array(n)), "int32") // [BN]
-  const colour = crossEntropy(L.linear(w, "dense/colour", flat), labels((t) => t.colour), COLOUR_NAMES.length + 1)
-  const shape = crossEntropy(L.linear(w, "dense/shape", flat), labels((t) => t.shape), Scene.CATEGORIES.length + 1)
-  const size = crossEntropy(L.linear(w, "dense/size", flat), labels((t) => t.size), Scene.SIZES.length + 1)
-  const predicted = tf.sigmoid(L.linear(w, "dense/box", flat)) // [BN, 4]
-  const object = tf.tensor2d(cat((i) => i.targets.object, (n) => new Float32Array(n)), [B * N, 1]) // [BN, 1]
-  const truth = tf.tensor2d(cat((i) => i.targets.box, (n) => new Float32Array(n)), [B * N, 4]) // [BN, 4]
-  const box = tf.div(tf.sum(tf.mul(tf.abs(tf.sub(predicted, truth)), object)), tf.maximum(tf.mul(tf.sum(object), 4), 1)) // []
-  return tf.add(tf.add(colour, shape), tf.add(size, tf.mul(box, BOX_WEIGHT))) as tf.Scalar
+  const x = Vit.features(w, c, imagesOf(c, items), undefined) // [B, N, C]
+  return denseHeadLoss(w, "dense/", tf.reshape(x, [-1, c.vit.width]), denseLabels(items))
 }
 
 /** Patch-level pretraining of the model's ViT (its adapters, if any, are not used). */
 export const vitDense = (model: Pink.Model, items: ReadonlyArray<DenseItem>, o: Options): Promise<Loop.Result> => {
   const c = model.config
   const w = model.weights
-  return withHeads(model, "dense/", () => {
-    L.initLinear(w, o.seed, "dense/colour", c.vit.width, COLOUR_NAMES.length + 1)
-    L.initLinear(w, o.seed, "dense/shape", c.vit.width, Scene.CATEGORIES.length + 1)
-    L.initLinear(w, o.seed, "dense/size", c.vit.width, Scene.SIZES.length + 1)
-    L.initLinear(w, o.seed, "dense/box", c.vit.width, 4)
-  }, (step) => denseLoss(w, c, sampleIndices(items.length, o.batchSize, o.seed, step).map((i) => items[i]!)), o)
+  return withHeads(model, "dense/", () => initDenseHeads(w, o.seed, c.vit.width, "dense/"), (step) => denseLoss(w, c, sampleIndices(items.length, o.batchSize, o.seed, step).map((i) => items[i]!)), o)
+}
+
+/** Frozen patch features of items, [n·N, C] flat, computed in batches. */
+export const patchFeatures = (model: Pink.Model, items: ReadonlyArray<DenseItem>, batchSize = 32): Float32Array => {
+  const c = model.config
+  const chunks: Array<Float32Array> = []
+  for (let i = 0; i < items.length; i += batchSize) {
+    const x = tf.tidy(() => Vit.features(model.weights, c, imagesOf(c, items.slice(i, i + batchSize)), undefined))
+    chunks.push(x.dataSync() as Float32Array)
+    x.dispose()
+  }
+  return concat(chunks, (n) => new Float32Array(n))
 }
 
 /** Next-token pretraining of the model's LM on text. */
@@ -258,4 +271,19 @@ export const lm = async (model: Pink.Model, tok: Tok.Tokenizer, texts: ReadonlyA
     const hidden = Lm.run(model.weights, c, x, Lm.causalMask(length), undefined) // [B, T, C]
     return Pink.maskedLoss(Lm.logits(model.weights, hidden), tf.tensor2d(targets, [B, length], "int32"), tf.tensor2d(weights, [B, length]))
   }, loopOptions(o, o.batchSize * length))
+}
+
+/**
+ * Pretraining of the model's LM on scene layouts (Layouts.ts): each cell's tokens summed into one
+ * position at the image slot, then questions about the scene and their answers.
+ */
+export const lmLayouts = (model: Pink.Model, items: ReadonlyArray<Layouts.Item>, o: Options): Promise<Loop.Result> => {
+  const c = model.config
+  const N = Config.imageTokens(c)
+  const meanLength = items.reduce((n, i) => n + i.ids.length, 0) / Math.max(1, items.length)
+  return Loop.train(model.weights, Freeze.policy("lm", model), (step) => {
+    const b = Layouts.batch(model, sampleIndices(items.length, o.batchSize, o.seed, step).map((i) => items[i]!))
+    const hidden = Pink.hidden(model, b.ids, { embeddings: Layouts.embed(model.weights, b.cells, b.cellMask, N) }, { training: true }) // [B, T, C]
+    return Pink.answerLoss(model, hidden, b.targets, b.weights)
+  }, loopOptions(o, Math.round(o.batchSize * meanLength)))
 }

@@ -5,6 +5,7 @@
 import * as Backend from "../model/Backend.ts"
 import type * as Config from "../model/Config.ts"
 import type * as Loop from "./Loop.ts"
+import type * as Pretrain from "./Pretrain.ts"
 
 export type Log = (line: string) => void
 
@@ -60,3 +61,16 @@ export const started = async (log: Log) => {
   log(`backend ${b.name} (matmul ${b.matmul})`)
   return b
 }
+
+/** The pretraining options (Pretrain.ts) for a stage's options. */
+export const pretrainOptions = (o: TrainOptions): Pretrain.Options => ({
+  steps: o.steps,
+  batchSize: o.batchSize,
+  lr: o.lr,
+  seed: o.seed,
+  weightDecay: o.weightDecay,
+  warmupFraction: o.warmup,
+  checkpointDir: o.checkpointDir,
+  checkpointEvery: Math.max(50, Math.round(o.steps / 10)),
+  onProgress: (p) => o.log(bar(p))
+})

@@ -1,7 +1,8 @@
 /**
  * Pretraining of the two towers Pink keeps frozen (CLIP and Llama in the paper, which cannot be
- * downloaded here): CLIP-style contrastive pretraining of the ViT on the caption pairs, and
- * next-token pretraining of the LM on the data's text.
+ * downloaded here), trained inside the Pink pipeline on its own data: CLIP-style contrastive
+ * pretraining of the ViT on the caption pairs, and next-token pretraining of the LM on the data's
+ * text. The foundation's towers are VisionTower.ts and LmTower.ts.
  */
 import * as path from "node:path"
 import * as Build from "../data/Build.ts"
@@ -29,7 +30,7 @@ export const pretrainVision = async (vocab: ReadonlyArray<string>, captionsDir: 
   const r = await Pretrain.vit(model, tok, pairs, { steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed: o.seed, weightDecay: o.weightDecay, warmupFraction: o.warmup, checkpointDir: o.checkpointDir, checkpointEvery: Math.max(50, Math.round(o.steps / 5)), onProgress: (p) => o.log(bar(p)) })
   await Checkpoint.save(out, model, tok, { stage: "pretrain-vision" })
   W.dispose(model.weights)
-  return { losses: thin(r.losses), backend: backend.name }
+  return { losses: thin(r.losses), backend: backend.name, matmul: backend.matmul }
 }
 
 /** The LM's pretraining text for instruction records: one user–assistant exchange each, markers removed (the LM never sees them). */
@@ -46,5 +47,6 @@ export const pretrainLm = async (vocab: ReadonlyArray<string>, sources: Readonly
   const r = await Pretrain.lm(model, tok, texts, { steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed: o.seed, weightDecay: o.weightDecay, warmupFraction: o.warmup, checkpointDir: o.checkpointDir, checkpointEvery: Math.max(50, Math.round(o.steps / 5)), onProgress: (p) => o.log(bar(p)) })
   await Checkpoint.save(out, model, tok, { stage: "pretrain-lm" })
   W.dispose(model.weights)
-  return { losses: thin(r.losses), backend: backend.name }
+  return { losses: thin(r.losses), backend: backend.name, matmul: backend.matmul }
 }
+

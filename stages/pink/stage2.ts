@@ -8,18 +8,20 @@ import * as Data from "./data.ts"
 import { jsonl, trainingStage } from "./lib/training.ts"
 import { stage1 } from "./stage1.ts"
 
-/** A stage-2 training from the stage-1 model, on `data.instructions` (and `data.extra`), with or without adapters. */
+/** A stage-2 training from a stage-1 model (the pipeline's `stage1` unless given), on `data.instructions` (and `data.extra`), with or without adapters. */
 export const stage2 = (
   name: string,
   description: string,
   data: { readonly instructions: Input.FromStage<"directory", string>; readonly extra?: Input.FromStage<"directory", string> },
-  adapters: boolean
+  adapters: boolean,
+  from: { readonly init: Input.FromStage<"model", string>; readonly preset?: "small" | "hires" } = { init: Input.model(stage1.out.model) }
 ) =>
   trainingStage({
     name,
     description,
     defaults: [500, 16, 1e-3, 0.02, 0.05, 14],
-    inputs: { init: Input.model(stage1.out.model), instructions: data.instructions, ...(data.extra === undefined ? {} : { extra: data.extra }) },
+    ...(from.preset === undefined ? {} : { preset: from.preset }),
+    inputs: { init: from.init, instructions: data.instructions, ...(data.extra === undefined ? {} : { extra: data.extra }) },
     train: async (inputs, model, o) => {
       const extra = (inputs as { extra?: string }).extra
       const sources = [jsonl(inputs.instructions), ...(extra === undefined ? [] : [jsonl(extra)])]

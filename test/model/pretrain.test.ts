@@ -1,6 +1,7 @@
 /** Pretraining of the frozen towers at nano size: both losses fall, and the heads are dropped. */
 import test, { type ExecutionContext } from "ava"
 import * as Backend from "../../src/model/Backend.ts"
+import * as Patches from "../../src/data/Patches.ts"
 import * as Scene from "../../src/data/Scene.ts"
 import * as Raster from "../../src/data/Raster.ts"
 import * as W from "../../src/model/Weights.ts"
@@ -63,7 +64,7 @@ test("patch targets: a patch belongs to the object covering most of it, if it co
     { name: "square", colour: "red", size: "large", box: [0, 0, 40, 32] },
     { name: "circle", colour: "blue", size: "small", box: [118, 118, 10, 10] }
   ])
-  const p = Pretrain.patchTargets(s, 4)
+  const p = Patches.patchTargets(s, 4)
   const colours = Object.keys(Scene.COLOURS)
   t.deepEqual([...p.object], [1, 1, ...new Array(14).fill(0)])
   t.is(p.colour[0], colours.indexOf("red"))
@@ -80,7 +81,7 @@ test.serial("dense ViT pretraining lowers the patch-level loss and leaves no hea
   const g = S / config.vit.patchSize
   const items = Array.from({ length: 16 }, (_, i) => {
     const { scene, image } = Scene.generate(i, { seed: 3, minObjects: 1, maxObjects: 3 })
-    return { image: Raster.toInput(image, S), targets: Pretrain.patchTargets(scene, g) }
+    return { image: Raster.toInput(image, S), targets: Patches.patchTargets(scene, g) }
   })
   await vitPretrainingFalls(t, "dense", "dense/", (m) => Pretrain.vitDense(m, items, { steps: 40, batchSize: 8, lr: 3e-3, seed: 1 }))
 })

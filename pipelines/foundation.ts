@@ -1,0 +1,10 @@
+/**
+ * The foundation: the frozen towers of the Pink miniature (its CLIP and Llama), pretrained far
+ * longer than the recipe runs, each with its gate. `npm run foundation` runs it from scratch;
+ * its towers ship as an export (towers/) that pipelines/pink.ts takes as a substitute, so a fresh
+ * clone's `npm start` reuses them as long as their keys match the code.
+ */
+import { Pipeline } from "pinkflow"
+import * as Foundation from "../stages/foundation/gates.ts"
+
+export default Pipeline.make({ name: "foundation", stages: [...Foundation.all] })

@@ -1,0 +1,31 @@
+/**
+ * The REC study at `nano` size, for tests and CI: the foundation and the recipe over its towers
+ * with little data and few steps, and a two-point sweep over the LM tower's steps that shares
+ * everything upstream of it. It checks that the study runs, shares and compares, not that it learns.
+ */
+import { Pipeline } from "pinkflow"
+import study from "./rec-study.ts"
+
+const nano = (steps: number, batchSize = 4) => ({ preset: "nano", steps, batchSize })
+
+export default Pipeline.make({
+  name: "rec-study-tiny",
+  stages: study.stages,
+  params: {
+    ...study.params,
+    scenes: { images: 12 },
+    "general-data": { images: 6 },
+    captions: { images: 8 },
+    "eval-data": { images: 8 },
+    instructions: { samplesPerImage: 2 },
+    "foundation-vocab": { scenes: 40, maxWords: 400 },
+    "vision-tower": { ...nano(3), scenes: 16 },
+    "lm-tower": { ...nano(3), scenes: 16, turns: 2 },
+    "vision-gate": { fitScenes: 6, testScenes: 4, steps: 5 },
+    "lm-gate": { scenes: 2, batchSize: 8 },
+    "study-stage1": { ...nano(2), requireGates: false },
+    "study-stage2": nano(2),
+    "study-evaluate": { limit: 3, batchSize: 8 }
+  },
+  sweep: { "lm-tower.steps": [3, 4] }
+})

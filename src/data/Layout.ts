@@ -1,0 +1,60 @@
+/**
+ * Scene layouts: a scene written as text for the LM, laid out on the ViT's grid. Cell k of the
+ * `grid` × `grid` split holds the words of the object that covers it (Patches.ts' rule) — its
+ * colour, size and category, then its box — or nothing for the background. The LM reads each cell
+ * as one position, the bag of its words' embeddings (Layouts in src/train), so a layout has
+ * exactly the shape of the image tokens it stands in for. The LM never sees an image: the
+ * layout is the text, and the questions asked about it are the grounding tasks Pink relies on the
+ * LM for — a phrase to its box, a box to its phrase — and a caption.
+ */
+import * as Box from "./Box.ts"
+import * as General from "./General.ts"
+import * as Patches from "./Patches.ts"
+import type { Random } from "./RcTasks.ts"
+import * as RcTasks from "./RcTasks.ts"
+import type { Scene } from "./Scene.ts"
+
+export interface Cell {
+  /** The covering object's words, each with its leading space: ` red`, ` small`, ` circle`. */
+  readonly words: ReadonlyArray<string>
+  /** Its box as model text, `[x0,y0,x1,y1]`. */
+  readonly box: string
+}
+
+/** The cells of a scene, row-major; undefined for background. */
+export const cells = (scene: Scene, grid: number): Array<Cell | undefined> => {
+  const t = Patches.patchTargets(scene, grid)
+  const boxes = new Map(scene.objects.map((o) => [o.id, RcTasks.boxText(scene, o.box)]))
+  return Array.from(t.object, (isObject, p) => {
+    if (isObject !== 1) return undefined
+    const o = scene.objects[t.owner[p]!]!
+    return { words: [` ${o.attributes[0]}`, ` ${o.attributes[1]}`, ` ${o.name}`], box: boxes.get(o.id)! }
+  })
+}
+
+const MARKERS = /<\/?(?:des|loc|cls|rel|qes|opt)>/g
+
+export interface Turn {
+  readonly task: "grounding" | "grounding-caption" | "caption"
+  readonly instruction: string
+  readonly answer: string
+}
+
+/** One question about a scene's layout (markers removed: the LM never sees them), or undefined. */
+export const question = (scene: Scene, next: Random): Turn | undefined => {
+  const u = next()
+  if (u < 0.15) {
+    const c = General.captionSample(scene, next)
+    return { task: "caption", ...c }
+  }
+  const task = u < 0.75 ? "grounding" : "grounding-caption"
+  const s = RcTasks.sampleTask(task, scene, next)
+  return s === undefined ? undefined : { task, instruction: s.instruction.replace(MARKERS, ""), answer: s.answer }
+}
+
+/** `n` questions about a scene (fewer when it supports none). */
+export const questions = (scene: Scene, n: number, next: Random): Array<Turn> =>
+  Array.from({ length: n }, () => question(scene, next)).filter((q): q is Turn => q !== undefined)
+
+/** The box of a phrase's answer, for scoring a layout question (the truth as normalised corners). */
+export const truthBox = (answer: string): Box.Norm | undefined => Box.parseAll(answer)[0]

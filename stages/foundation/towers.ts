@@ -1,0 +1,38 @@
+/**
+ * The foundation's towers, the miniature's CLIP and Llama: the ViT pretrained at patch level on
+ * generated scenes (it should know what is where), the LM on scene layouts written as text (it
+ * should read and write boxes and find which described object a phrase means). Neither sees the
+ * evaluation splits; the LM never sees an image.
+ */
+import { Schema } from "effect"
+import { Input, Stage } from "pinkflow"
+import { trainingStage } from "../pink/lib/training.ts"
+import { vocabulary } from "./vocabulary.ts"
+
+const vision = () => import("../../src/train/VisionTower.ts")
+const lm = () => import("../../src/train/LmTower.ts")
+
+const sceneParams = (sceneSeed: number, scenes: number) => ({
+  sceneSeed: Stage.param(Schema.Int, sceneSeed),
+  scenes: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), scenes)
+})
+
+export const visionTower = trainingStage({
+  name: "vision-tower",
+  description: "Patch-level pretraining of the ViT: colour, shape, size and box bins of the object covering each patch",
+  defaults: [3000, 32, 1e-3, 0.01, 0.05, 11],
+  preset: "hires",
+  params: sceneParams(201, 6000),
+  inputs: {},
+  train: async (_inputs, model, o, extra) => (await vision()).visionTower(model, o, extra)
+})
+
+export const lmTower = trainingStage({
+  name: "lm-tower",
+  description: "Pretraining of the LM on scene layouts in text: captions, phrases to boxes, boxes to phrases",
+  defaults: [3000, 32, 2e-3, 0.01, 0.05, 12],
+  preset: "hires",
+  params: { ...sceneParams(102, 6000), turns: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 4) },
+  inputs: { vocab: Input.json(vocabulary.out.vocab) },
+  train: async (inputs, model, o, extra) => (await lm()).lmTower(inputs.vocab, model, o, extra)
+})

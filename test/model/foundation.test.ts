@@ -1,0 +1,89 @@
+/**
+ * The foundation's pieces at nano size: scene layouts (what the LM reads in place of an image),
+ * the LM's pretraining on them, and the towers' gates.
+ */
+import test from "ava"
+import * as Layout from "../../src/data/Layout.ts"
+import * as RcTasks from "../../src/data/RcTasks.ts"
+import * as Scene from "../../src/data/Scene.ts"
+import * as Gates from "../../src/eval/Gates.ts"
+import * as Backend from "../../src/model/Backend.ts"
+import * as Pink from "../../src/model/Pink.ts"
+import * as Prompt from "../../src/model/Prompt.ts"
+import * as Tok from "../../src/model/Tokenizer.ts"
+import * as W from "../../src/model/Weights.ts"
+import * as Layouts from "../../src/train/Layouts.ts"
+import * as Pretrain from "../../src/train/Pretrain.ts"
+import * as Vocabulary from "../../src/train/Vocabulary.ts"
+import { config } from "./fixture.ts"
+
+test.before(async () => {
+  await Backend.select("wasm")
+})
+
+const tok = Tok.fromVocab(Vocabulary.fromScenes({ seed: 1, scenes: 60, maxWords: 400, coordinates: "bins" }))
+
+const square: Scene.Scene = {
+  imageId: 1,
+  file: "images/000001.png",
+  width: 128,
+  height: 128,
+  objects: [{ id: 1, name: "square", attributes: ["red", "large"], box: { x: 0, y: 0, w: 40, h: 32 } }],
+  relations: [],
+  regions: [{ id: 1, phrase: "the square", box: { x: 0, y: 0, w: 40, h: 32 } }]
+}
+
+test("a layout cell holds its covering object's words and box; background cells are empty", (t) => {
+  const cells = Layout.cells(square, 4)
+  t.deepEqual(cells[0], { words: [" red", " large", " square"], box: "[0.000,0.000,0.313,0.250]" })
+  t.deepEqual(cells[1], cells[0], "25 % of patch 1 is the square")
+  t.true(cells.slice(2).every((c) => c === undefined))
+  const { cells: ids, cellMask } = Layouts.encodeCells(tok, config, square)
+  const K = Layouts.cellWidth(tok)
+  t.is(K, 7, "three words and four bin tokens")
+  t.is(tok.decode([...ids.slice(0, K)]), " red large square[0.008,0.008,0.320,0.258]")
+  t.deepEqual([...cellMask.slice(2 * K)], new Array(14 * K).fill(0))
+})
+
+test("every object of a generated scene owns at least one cell of the ViT's grid", (t) => {
+  for (let i = 0; i < 40; i++) {
+    const { scene } = Scene.generate(i, { seed: 9, minObjects: 3, maxObjects: 6 })
+    const owners = new Set(Layout.cells(scene, 8).flatMap((c) => (c === undefined ? [] : [c.box])))
+    t.is(owners.size, new Set(scene.objects.map((o) => RcTasks.boxText(scene, o.box))).size, `scene ${i}`)
+  }
+})
+
+test("a layout item weighs only the answers and their end tokens, and fits the LM's context", (t) => {
+  const turns: Array<Layout.Turn> = [
+    { task: "grounding", instruction: "Where is the square?", answer: "[0.000,0.000,0.313,0.250]" },
+    { task: "grounding-caption", instruction: "What is in [0.000,0.000,0.313,0.250]?", answer: "the square" }
+  ]
+  const item = Layouts.item(tok, config, square, turns)
+  const answered = item.ids.filter((_, i) => item.weights[i] === 1)
+  t.is(tok.decode(answered.filter((id) => id !== Tok.EOS)), " [0.008,0.008,0.320,0.258] the square")
+  t.is(answered.filter((id) => id === Tok.EOS).length, 2)
+  t.is(item.ids.slice(Prompt.imageSlot(tok), Prompt.imageSlot(tok) + 16).filter((id) => id === Tok.IMG).length, 16)
+  const long = Layouts.item(tok, config, square, Array.from({ length: 20 }, () => turns[0]!))
+  t.true(long.ids.length <= config.lm.maxLen + 1)
+})
+
+test.serial("LM pretraining on scene layouts lowers the answer loss", async (t) => {
+  const m = Pink.init(config, tok.size, Prompt.imageSlot(tok), 3, false)
+  const items = Layouts.items(tok, config, { seed: 4, scenes: 24, turns: 2 })
+  const r = await Pretrain.lmLayouts(m, items, { steps: 40, batchSize: 8, lr: 5e-3, seed: 2 })
+  const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
+  t.log(`layout LM loss ${mean(r.losses.slice(0, 5)).toFixed(3)} → ${mean(r.losses.slice(-5)).toFixed(3)}`)
+  t.true(mean(r.losses.slice(-5)) < mean(r.losses.slice(0, 5)) * 0.5)
+  W.dispose(m.weights)
+})
+
+test.serial("the gates score a nano tower with shares in [0, 1] over the held-out scenes", async (t) => {
+  const m = Pink.init(config, tok.size, Prompt.imageSlot(tok), 5, false)
+  const probe = await Gates.vitProbe(m, Pretrain.denseItems(config, 11, 6), Pretrain.denseItems(config, 12, 4), { steps: 5, seed: 1 })
+  t.true(probe.objectPatches > 0)
+  for (const v of [probe.colour, probe.shape, probe.size, probe.box]) t.true(v >= 0 && v <= 1)
+  const g = await Gates.lmGrounding(m, tok, { seed: 13, scenes: 3, batchSize: 8 })
+  t.is(g.n, [0, 1, 2].reduce((n, i) => n + Scene.generate(i, { seed: 13, minObjects: 3, maxObjects: 6 }).scene.regions.length, 0))
+  t.true(g.accuracy >= 0 && g.accuracy <= 1 && g.wellFormed >= 0 && g.wellFormed <= 1)
+  W.dispose(m.weights)
+})
