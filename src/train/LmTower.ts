@@ -13,6 +13,7 @@ import * as W from "../model/Weights.ts"
 import * as Layouts from "./Layouts.ts"
 import * as Pretrain from "./Pretrain.ts"
 import { pretrainOptions, started, thin, type TrainOptions } from "./Session.ts"
+
 /**
  * The foundation's LM: pretraining on scene layouts (Pretrain.lmLayouts) of `scenes` generated
  * scenes of `sceneSeed`, `turns` questions each; only the LM is saved, with the vocabulary.

@@ -5,17 +5,18 @@
  *   (mean of token embeddings → linear) and an image head (mean-pooled ViT output → linear) map
  *   both into one space; the loss is the symmetric InfoNCE over the batch. The heads are dropped
  *   afterwards; only the ViT is kept.
- * - `vitDense` (an alternative to `vit`, used by the REC diagnostics in `bench/`): every patch of the
- *   feature block predicts the colour, shape and size of the object covering it (or background) and
+ * - `vitDense` (the foundation's vision tower): every patch of the feature block predicts the
+ *   colour, shape and size of the object covering it (or background) and the bin of each corner of
  *   that object's box, from linear heads that are dropped afterwards — patch-level supervision, so
  *   the frozen features say what is where.
  * - `lm`: next-token training of the LM on text.
+ * - `lmLayouts` (the foundation's LM): the LM reads scene layouts (Layouts.ts) at the image slot
+ *   and answers questions about them; the loss covers the answers.
  *
- * Batches depend only on the seed and the step, so both resume from checkpoints exactly.
+ * Batches depend only on the seed and the step, so all of them resume from checkpoints exactly.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import * as Patches from "../data/Patches.ts"
-import { COLOUR_NAMES, type PatchTargets } from "../data/Patches.ts"
 import * as Raster from "../data/Raster.ts"
 import * as Scene from "../data/Scene.ts"
 import * as Config from "../model/Config.ts"
@@ -137,14 +138,14 @@ export const vit = (model: Pink.Model, tok: Tok.Tokenizer, pairs: ReadonlyArray<
 export interface DenseItem {
   /** [S, S, 3] in [0, 1], row-major. */
   readonly image: Float32Array
-  readonly targets: PatchTargets
+  readonly targets: Patches.PatchTargets
 }
 
 const crossEntropy = (logits: tf.Tensor, labels: tf.Tensor, classes: number) =>
   tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(logits, -1), tf.oneHot(labels, classes)), -1))) // []
 
 /** The four corner bins (Tokenizer.bin) of every patch's covering object, 0 for background: [N·4]. */
-export const boxBins = (t: PatchTargets): Int32Array => Int32Array.from(t.box, (v, i) => (t.object[Math.floor(i / 4)] === 1 ? Tok.bin(v) : 0))
+export const boxBins = (t: Patches.PatchTargets): Int32Array => Int32Array.from(t.box, (v, i) => (t.object[Math.floor(i / 4)] === 1 ? Tok.bin(v) : 0))
 
 /** Mean cross-entropy over the object patches only: logits [BN, K], labels [BN], object [BN]. */
 const objectCrossEntropy = (logits: tf.Tensor, labels: tf.Tensor, object: tf.Tensor, classes: number) => {
@@ -168,7 +169,7 @@ const imagesOf = (c: Config.Config, items: ReadonlyArray<DenseItem>) =>
 
 /** The linear heads of the patch-level loss: `prefix` + colour, shape, size and the four corner bins. */
 export const DENSE_HEADS = [
-  ["colour", COLOUR_NAMES.length + 1],
+  ["colour", Patches.COLOUR_NAMES.length + 1],
   ["shape", Scene.CATEGORIES.length + 1],
   ["size", Scene.SIZES.length + 1],
   ["x0", Tok.BINS],

@@ -22,7 +22,7 @@ export const visionTower = async (out: string, o: TrainOptions, data: { readonly
   const model = Pink.init(c, tok.size, Prompt.imageSlot(tok), o.seed, false)
   const items = Pretrain.denseItems(c, data.sceneSeed, data.scenes, 1)
   o.log(`${items.length} scenes at ${c.vit.imageSize} px`)
-  const r = await Pretrain.vitDense(model, items, { ...pretrainOptions(o) })
+  const r = await Pretrain.vitDense(model, items, pretrainOptions(o))
   await Checkpoint.saveParts(out, model, tok, ["vit/"], { stage: "vision-tower" })
   W.dispose(model.weights)
   return { losses: thin(r.losses), backend: backend.name }
