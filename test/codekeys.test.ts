@@ -74,7 +74,7 @@ test("pink-tiny: an edit reruns exactly the stages whose code it touches", (t) =
   })
 
   // Soundness: library code a body imports dynamically, and a helper of a declaration module.
-  edit(t, p, TINY, "src/train/Towers.ts", "`User: ${r.instruction", "`User: ${\"\"}${r.instruction", { stale: ["pretrain-lm", "pretrain-vision"] })
+  edit(t, p, TINY, "src/train/Towers.ts", "`User: ${RcTasks", "`User: ${\"\"}${RcTasks", { stale: ["pretrain-lm", "pretrain-vision"] })
   edit(t, p, TINY, "stages/pink/lib/training.ts", `({ dir, file: "train.jsonl" })`, `({ file: "train.jsonl", dir })`, {
     stale: ["tokenizer", "pretrain-lm", "stage1", ...STAGE2]
   })

@@ -7,7 +7,6 @@
  * layout is the text, and the questions asked about it are the grounding tasks Pink relies on the
  * LM for — a phrase to its box, a box to its phrase — and a caption.
  */
-import * as Box from "./Box.ts"
 import * as General from "./General.ts"
 import * as Patches from "./Patches.ts"
 import type { Random } from "./RcTasks.ts"
@@ -32,8 +31,6 @@ export const cells = (scene: Scene, grid: number): Array<Cell | undefined> => {
   })
 }
 
-const MARKERS = /<\/?(?:des|loc|cls|rel|qes|opt)>/g
-
 export interface Turn {
   readonly task: "grounding" | "grounding-caption" | "caption"
   readonly instruction: string
@@ -49,12 +46,10 @@ export const question = (scene: Scene, next: Random): Turn | undefined => {
   }
   const task = u < 0.75 ? "grounding" : "grounding-caption"
   const s = RcTasks.sampleTask(task, scene, next)
-  return s === undefined ? undefined : { task, instruction: s.instruction.replace(MARKERS, ""), answer: s.answer }
+  return s === undefined ? undefined : { task, instruction: RcTasks.withoutMarkers(s.instruction), answer: s.answer }
 }
 
 /** `n` questions about a scene (fewer when it supports none). */
 export const questions = (scene: Scene, n: number, next: Random): Array<Turn> =>
   Array.from({ length: n }, () => question(scene, next)).filter((q): q is Turn => q !== undefined)
 
-/** The box of a phrase's answer, for scoring a layout question (the truth as normalised corners). */
-export const truthBox = (answer: string): Box.Norm | undefined => Box.parseAll(answer)[0]

@@ -170,6 +170,11 @@ export const TEMPLATES = {
 
 export type Random = () => number
 
+const MARKERS = /<\/?(?:des|loc|cls|rel|qes|opt)>/g
+
+/** A text without its `<des>`, `<loc>`, … markers (for the LM's own pretraining: it never sees them). */
+export const withoutMarkers = (text: string): string => text.replace(MARKERS, "")
+
 const pick = <A>(next: Random, items: ReadonlyArray<A>): A => items[Math.floor(next() * items.length)]!
 
 const fill = (template: string, values: Readonly<Record<string, string>>): string =>

@@ -111,11 +111,20 @@ export const predicates = (a: SceneObject, b: SceneObject, width: number): Array
 
 /** One generated scene and its image. */
 export const generate = (index: number, o: Options): { readonly scene: Scene; readonly image: Raster.Image } => {
+  const { scene, shade } = layout(index, o)
+  const image = Raster.blank(scene.width, scene.height, [shade, shade, shade - 10])
+  for (const obj of scene.objects) Raster.paint(image, obj.box.x, obj.box.y, obj.box.w, obj.box.h, COLOURS[obj.attributes[0]!]!, SHAPES[obj.name as (typeof CATEGORIES)[number]])
+  return { scene, image }
+}
+
+/** One generated scene without drawing its image (the same scene as `generate`'s, for text-only uses). */
+export const describeScene = (index: number, o: Options): Scene => layout(index, o).scene
+
+const layout = (index: number, o: Options): { readonly scene: Scene; readonly shade: number } => {
   const next = Random.rng(Random.derive(o.seed, 0, index))
   const width = 128 + 16 * Math.floor(next() * 5)
   const height = 112 + 16 * Math.floor(next() * 4)
   const shade = 200 + Math.floor(next() * 40)
-  const image = Raster.blank(width, height, [shade, shade, shade - 10])
   const n = o.minObjects + Math.floor(next() * (o.maxObjects - o.minObjects + 1))
   const objects: Array<SceneObject> = []
   for (let i = 0; i < n; i++) {
@@ -138,7 +147,6 @@ export const generate = (index: number, o: Options): { readonly scene: Scene; re
     if (box === undefined) continue
     const object: SceneObject = { id: index * 100 + objects.length + 1, name, attributes: [colour, size], box }
     objects.push(object)
-    Raster.paint(image, box.x, box.y, box.w, box.h, COLOURS[colour]!, SHAPES[name as (typeof CATEGORIES)[number]])
   }
   const relations: Array<Relation> = []
   for (const a of objects) {
@@ -156,6 +164,6 @@ export const generate = (index: number, o: Options): { readonly scene: Scene; re
   })
   return {
     scene: { imageId: index + 1, file: `images/${String(index + 1).padStart(6, "0")}.png`, width, height, objects, relations, regions },
-    image
+    shade
   }
 }

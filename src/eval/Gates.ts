@@ -19,7 +19,6 @@ import * as Generate from "../model/Generate.ts"
 import * as L from "../model/Layers.ts"
 import * as Checkpoint from "../model/Checkpoint.ts"
 import * as Pink from "../model/Pink.ts"
-import * as Prompt from "../model/Prompt.ts"
 import * as Tok from "../model/Tokenizer.ts"
 import * as W from "../model/Weights.ts"
 import { GROUNDING } from "../train/Answer.ts"
@@ -58,8 +57,10 @@ export const vitProbe = async (model: Pink.Model, train: ReadonlyArray<Pretrain.
   await Loop.train(probe, { name: "vit", trainable: [...probe.keys()], rows: new Map() }, (step) => {
     const next = W.rng(W.seedFor(o.seed, `probe-${step}`))
     const idx = Array.from({ length: Math.min(batch, rows) }, () => Math.floor(next() * rows))
-    const pickI = (a: Int32Array) => Int32Array.from(idx, (i) => a[i]!)
-    const sub = { colour: pickI(labels.colour), shape: pickI(labels.shape), size: pickI(labels.size), x0: pickI(labels.x0), y0: pickI(labels.y0), x1: pickI(labels.x1), y1: pickI(labels.y1), object: Float32Array.from(idx, (i) => labels.object[i]!) }
+    const sub = {
+      ...Object.fromEntries(Pretrain.DENSE_HEADS.map(([name]) => [name, Int32Array.from(idx, (i) => labels[name][i]!)])),
+      object: Float32Array.from(idx, (i) => labels.object[i]!)
+    } as typeof labels
     return Pretrain.denseHeadLoss(probe, "probe/", tf.gather(fit, tf.tensor1d(Int32Array.from(idx), "int32")), sub)
   }, { steps: o.steps, lr: 1e-2, warmupFraction: 0.05, seed: o.seed, adamw: { weightDecay: 0 }, tokensPerStep: batch })
   fit.dispose()
@@ -95,7 +96,7 @@ export interface GroundingResult {
 export const lmGrounding = async (model: Pink.Model, tok: Tok.Tokenizer, o: { readonly seed: number; readonly scenes: number; readonly batchSize: number }): Promise<GroundingResult> => {
   const c = model.config
   const N = Config.imageTokens(c)
-  const queries = Array.from({ length: o.scenes }, (_, i) => Scene.generate(i, { seed: o.seed, minObjects: 3, maxObjects: 6 }).scene)
+  const queries = Array.from({ length: o.scenes }, (_, i) => Scene.describeScene(i, { seed: o.seed, minObjects: 3, maxObjects: 6 }))
     .flatMap((scene) => scene.regions.map((r) => ({ scene, phrase: r.phrase, truth: Box.normalise(r.box, scene.width, scene.height) })))
   const results: Array<{ phrase: string; generated: string; truth: Box.Norm; correct: boolean; formatError: boolean }> = []
   for (let i = 0; i < queries.length; i += o.batchSize) {
@@ -128,7 +129,7 @@ export const lmGrounding = async (model: Pink.Model, tok: Tok.Tokenizer, o: { re
 /** The vision gate of a saved vision tower: probe results, the thresholds and whether it passes. */
 export const visionGate = async (dir: string, o: { readonly fitSeed: number; readonly testSeed: number; readonly fitScenes: number; readonly testScenes: number; readonly steps: number; readonly minShape: number; readonly minBox: number }, log: Log) => {
   await started(log)
-  const model = await tower(dir, "vit/")
+  const { model } = await Checkpoint.loadTower(dir)
   const c = model.config
   const r = await vitProbe(model, Pretrain.denseItems(c, o.fitSeed, o.fitScenes), Pretrain.denseItems(c, o.testSeed, o.testScenes), { steps: o.steps, seed: o.fitSeed })
   W.dispose(model.weights)
@@ -140,9 +141,7 @@ export const visionGate = async (dir: string, o: { readonly fitSeed: number; rea
 /** The LM gate of a saved LM tower. */
 export const lmGate = async (dir: string, o: { readonly seed: number; readonly scenes: number; readonly batchSize: number; readonly minAccuracy: number }, log: Log) => {
   await started(log)
-  const { vocab } = (await W.read(dir)).meta as { vocab: ReadonlyArray<string> }
-  const tok = Tok.fromVocab(vocab)
-  const model = await tower(dir, "lm/")
+  const { model, tokenizer: tok } = await Checkpoint.loadTower(dir)
   const r = await lmGrounding(model, tok, o)
   W.dispose(model.weights)
   const pass = r.accuracy >= o.minAccuracy
@@ -152,12 +151,3 @@ export const lmGate = async (dir: string, o: { readonly seed: number; readonly s
 
 const pct = (v: number) => `${(v * 100).toFixed(1)} %`
 
-/** A model holding one saved tower's weights (the rest freshly initialised, unused). */
-const tower = async (dir: string, prefix: string): Promise<Pink.Model> => {
-  const { meta } = await W.read(dir)
-  const m = meta as { config: Config.Config; vocab: ReadonlyArray<string> }
-  const tok = Tok.fromVocab(m.vocab)
-  const model = Pink.init(m.config, tok.size, Prompt.imageSlot(tok), 0, false)
-  await Checkpoint.loadParts(model, dir, [prefix])
-  return model
-}

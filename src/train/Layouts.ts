@@ -67,7 +67,7 @@ export const item = (tok: Tok.Tokenizer, c: Config.Config, scene: Scene.Scene, t
 /** Items for `scenes` generated scenes of `seed`, `turns` questions each. */
 export const items = (tok: Tok.Tokenizer, c: Config.Config, o: { readonly seed: number; readonly scenes: number; readonly turns: number }): Array<Item> =>
   Array.from({ length: o.scenes }, (_, i) => {
-    const { scene } = Scene.generate(i, { seed: o.seed, minObjects: 3, maxObjects: 6 })
+    const scene = Scene.describeScene(i, { seed: o.seed, minObjects: 3, maxObjects: 6 })
     return item(tok, c, scene, Layout.questions(scene, o.turns, Random.rng(Random.derive(o.seed, 21, i))))
   })
 

@@ -6,6 +6,7 @@
  */
 import * as path from "node:path"
 import * as Build from "../data/Build.ts"
+import * as RcTasks from "../data/RcTasks.ts"
 import * as Checkpoint from "../model/Checkpoint.ts"
 import * as Config from "../model/Config.ts"
 import * as Pink from "../model/Pink.ts"
@@ -15,8 +16,6 @@ import * as W from "../model/Weights.ts"
 import * as Data from "./Data.ts"
 import * as Pretrain from "./Pretrain.ts"
 import { bar, started, thin, type TrainOptions } from "./Session.ts"
-
-const MARKERS = /<\/?(?:des|loc|cls|rel|qes|opt)>/g
 
 /** CLIP-style pretraining of the ViT on the caption pairs. */
 export const pretrainVision = async (vocab: ReadonlyArray<string>, captionsDir: string, out: string, o: TrainOptions) => {
@@ -35,7 +34,7 @@ export const pretrainVision = async (vocab: ReadonlyArray<string>, captionsDir: 
 
 /** The LM's pretraining text for instruction records: one user–assistant exchange each, markers removed (the LM never sees them). */
 export const lmTexts = (records: ReadonlyArray<Build.Record>): Array<string> =>
-  records.map((r) => `User: ${r.instruction.replace(MARKERS, "")}\nAssistant: ${r.answer}`)
+  records.map((r) => `User: ${RcTasks.withoutMarkers(r.instruction)}\nAssistant: ${r.answer}`)
 
 /** Next-token pretraining of the LM on the data's text (`lmTexts`). */
 export const pretrainLm = async (vocab: ReadonlyArray<string>, sources: ReadonlyArray<{ readonly dir: string; readonly file: string }>, out: string, o: TrainOptions) => {

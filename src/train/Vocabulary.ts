@@ -31,7 +31,7 @@ export const fromData = (sources: ReadonlyArray<{ readonly dir: string; readonly
 export const fromScenes = (o: { readonly seed: number; readonly scenes: number; readonly maxWords: number; readonly coordinates: Tok.Coordinates }): ReadonlyArray<string> => {
   const texts: Array<string> = []
   for (let i = 0; i < o.scenes; i++) {
-    const { scene } = Scene.generate(i, { seed: o.seed, minObjects: 1, maxObjects: 6 })
+    const scene = Scene.describeScene(i, { seed: o.seed, minObjects: 1, maxObjects: 6 })
     const next = Random.rng(Random.derive(o.seed, 31, i))
     for (const task of RcTasks.TASKS) {
       const s = RcTasks.sampleTask(task, scene, next)

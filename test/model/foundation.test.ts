@@ -45,6 +45,10 @@ test("a layout cell holds its covering object's words and box; background cells 
   t.deepEqual([...cellMask.slice(2 * K)], new Array(14 * K).fill(0))
 })
 
+test("a scene described without its image is the generated scene", (t) => {
+  for (let i = 0; i < 20; i++) t.deepEqual(Scene.describeScene(i, { seed: 7, minObjects: 3, maxObjects: 6 }), Scene.generate(i, { seed: 7, minObjects: 3, maxObjects: 6 }).scene)
+})
+
 test("every object of a generated scene owns at least one cell of the ViT's grid", (t) => {
   for (let i = 0; i < 40; i++) {
     const { scene } = Scene.generate(i, { seed: 9, minObjects: 3, maxObjects: 6 })
