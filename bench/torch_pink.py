@@ -46,16 +46,22 @@ class Block(nn.Module):
         self.adapter = Adapter(c, r) if r else None
         self.heads, self.causal = heads, causal
 
-    def forward(self, x):
+    def forward(self, x, past=None, store=None):
+        """`past`: this layer's cached (keys, values); `store` receives the new ones (decoding)."""
         b, t, c = x.shape
         h = self.ln1(x)
         if self.adapter is not None:
             h = self.adapter(h)
         q, k, v = self.qkv(h).split(c, dim=2)
         q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
+        if past is not None:
+            k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
+        if store is not None:
+            store.append((k, v))
         att = (q @ k.transpose(-2, -1)) / math.sqrt(c // self.heads)
-        if self.causal:
-            att = att.masked_fill(torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1), float("-inf"))
+        if self.causal and t > 1:
+            tk = k.shape[2]
+            att = att.masked_fill(torch.ones(t, tk, dtype=torch.bool, device=x.device).triu(1 + tk - t), float("-inf"))
         y = (att.softmax(-1) @ v).transpose(1, 2).reshape(b, t, c)
         x = x + self.proj(y)
         return x + self.out(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
@@ -78,20 +84,46 @@ class Pink(nn.Module):
         self.head = nn.Linear(l["width"], vocab, bias=False)
         self.slot = 3
 
-    def forward(self, images, ids):
+    def image_tokens(self, images):
         b, s = images.shape[0], images.shape[1]
         g = s // self.p
         patches = images.reshape(b * g, self.p, g, self.p * 3).transpose(1, 2).reshape(b, g * g, -1)
         x = self.patch(patches - 0.5) + self.pos
         for blk in self.vit:
             x = blk(x)
-        img = self.projection(x)
+        return self.projection(x)
+
+    def forward(self, images, ids, img=None, pasts=None, store=None, start=0):
+        """Final hidden states; `img` reuses image tokens, `pasts`/`store` are per-layer caches."""
         tok = self.wte(ids)
+        if img is None:
+            img = self.image_tokens(images)
         n = img.shape[1]
-        h = torch.cat([tok[:, : self.slot], img, tok[:, self.slot + n:]], 1) + self.wpe[: ids.shape[1]]
-        for blk in self.lm:
-            h = blk(h)
+        h = tok if start > 0 else torch.cat([tok[:, : self.slot], img, tok[:, self.slot + n:]], 1)
+        h = h + self.wpe[start: start + ids.shape[1]]
+        for i, blk in enumerate(self.lm):
+            h = blk(h, None if pasts is None else pasts[i], store)
         return self.lnf(h)
+
+
+def generate(model, images, prompt, new_tokens, cache):
+    """Greedy decoding of `new_tokens` after `prompt` [B, L] (image slot included), as src/model/Generate.ts."""
+    with torch.no_grad():
+        img = model.image_tokens(images)
+        if not cache:
+            ids = prompt
+            for _ in range(new_tokens):
+                nxt = model.head(model(None, ids, img)[:, -1]).argmax(-1, keepdim=True)
+                ids = torch.cat([ids, nxt], 1)
+            return ids[:, prompt.shape[1]:]
+        store = []
+        nxt = model.head(model(None, prompt, img, store=store)[:, -1]).argmax(-1, keepdim=True)
+        out = [nxt]
+        for step in range(1, new_tokens):
+            pasts, store = store, []
+            nxt = model.head(model(None, nxt, img, pasts, store, prompt.shape[1] + step - 1)[:, -1]).argmax(-1, keepdim=True)
+            out.append(nxt)
+        return torch.cat(out, 1)
 
 
 def main():
@@ -102,9 +134,12 @@ def main():
     a.add_argument("--steps", type=int, default=5)
     a.add_argument("--vocab", type=int, default=1500)
     a.add_argument("--device", default="cpu")
+    a.add_argument("--threads", type=int, default=1)
+    a.add_argument("--generate", type=int, default=0, help="also time greedy decoding of this many prompts (32 new tokens)")
+    a.add_argument("--prompt-length", type=int, default=80)
     o = a.parse_args()
     torch.manual_seed(0)
-    torch.set_num_threads(1)
+    torch.set_num_threads(o.threads)
     p = PRESETS[o.preset]
     dev = torch.device(o.device)
     model = Pink(p, o.vocab).to(dev)
@@ -138,9 +173,25 @@ def main():
         step()
     sync()
     ms = (time.perf_counter() - t0) * 1000 / o.steps
+    generation = None
+    if o.generate > 0:
+        model.eval()
+        prompt = torch.randint(5, o.vocab, (o.generate, o.prompt_length), device=dev)
+
+        def timed(cache):
+            generate(model, images[: o.generate], prompt, 4, cache)
+            sync()
+            t = time.perf_counter()
+            generate(model, images[: o.generate], prompt, 32, cache)
+            sync()
+            g = (time.perf_counter() - t) * 1000
+            return {"ms": round(g), "tokensPerSecond": round(o.generate * 32 / (g / 1000))}
+
+        generation = {"cached": timed(True), "uncached": timed(False)}
     print("RESULT " + json.dumps({
         "torch": torch.__version__, "device": o.device, "threads": torch.get_num_threads(), "msPerStep": round(ms),
         "tokensPerSecond": round(o.batch * o.length / (ms / 1000)), "batch": o.batch, "length": o.length,
+        "generation": generation,
     }))
 
 

@@ -1,13 +1,14 @@
 /**
  * Training and generation throughput of the Pink model (`npm run bench:train`).
  *
- * One child process per TF.js backend that initialises here (a backend is chosen once per
- * process), each timing stage-2 training steps (adapters + projection + delimiter rows trainable)
- * of the chosen preset on a fixed batch; then the same model, batch and trainable set in PyTorch
- * CPU (bench/torch_pink.py, Debian's python3-torch) when it is installed; then greedy generation
- * with and without the key/value cache.
+ * One child process per TF.js backend and batch size (a backend is chosen once per process), each
+ * timing stage-2 training steps (adapters + projection + delimiter rows trainable) of the chosen
+ * preset on a fixed batch, and (at the first batch size) greedy generation of 8 prompts × 32 tokens
+ * with and without the key/value cache; then the same model, batches, trainable set and decoding
+ * in PyTorch CPU (bench/torch_pink.py, Debian's python3-torch) when it is installed, at 1 and 2
+ * torch threads, the faster taken as the peer. Ratios are TF.js wasm over PyTorch, in this run.
  *
- *   node --import tsx bench/train.ts [--preset small] [--batch 16] [--length 128] [--steps 5] [--backends wasm,cpu]
+ *   node --import tsx bench/train.ts [--preset small] [--batch 16,64] [--length 128] [--steps 5] [--backends wasm,cpu]
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { spawnSync } from "node:child_process"
@@ -30,18 +31,28 @@ const arg = (name: string, fallback: string) => {
   return i >= 0 ? process.argv[i + 1]! : fallback
 }
 const preset = arg("preset", "small") as Config.Preset
-const B = Number(arg("batch", "16"))
+const batches = arg("batch", "16,64").split(",").map(Number)
+const B = batches[0]!
 const T = Number(arg("length", "128"))
 const steps = Number(arg("steps", "5"))
 if (!(preset in Config.presets)) {
   process.stderr.write(`--preset ${preset}: use one of ${Object.keys(Config.presets).join(", ")}\n`)
   process.exit(2)
 }
+for (const [name, values] of [["batch", batches], ["length", [T]], ["steps", [steps]]] as const) {
+  if (values.some((v) => !Number.isInteger(v) || v < 1)) {
+    process.stderr.write(`--${name} ${arg(name, "")}: expected positive whole numbers${name === "batch" ? ", comma-separated" : ""}\n`)
+    process.exit(2)
+  }
+}
 const config = Config.presets[preset]
 if (T > config.lm.maxLen) {
   process.stderr.write(`--length ${T} is longer than the ${preset} LM's context (${config.lm.maxLen})\n`)
   process.exit(2)
 }
+
+/** Generation's prompts: 8 of them, 32 new tokens each. */
+const GENERATION_PROMPTS = Array.from({ length: 8 }, (_, i) => `word${i} thing${i} word${i + 1}`)
 
 /** A fixed vocabulary of the size the data build produces (~1,500 tokens). */
 const tokenizer = Tok.fromCorpus(Array.from({ length: 400 }, (_, i) => `word${i} thing${i % 37}`))
@@ -77,8 +88,8 @@ const runOne = async (backend: string) => {
   const flops = trainingFlops(config, tokenizer.size, B, T)
 
   // Generation: 8 prompts, 32 new tokens, with and without the cache (EOS never stops it: random weights).
-  const prompts = Array.from({ length: 8 }, (_, i) => `word${i} thing${i} word${i + 1}`)
-  const genImages = tf.slice(images, [0, 0, 0, 0], [8, -1, -1, -1])
+  const prompts = GENERATION_PROMPTS
+  const genImages = tf.tensor4d(pixels.subarray(0, Math.min(B, 8) * S * S * 3), [Math.min(B, 8), S, S, 3]).tile([Math.ceil(8 / Math.min(B, 8)), 1, 1, 1]).slice([0, 0, 0, 0], [8, -1, -1, -1])
   const gen = async (cache: boolean) => {
     await Generate.generate(model, tokenizer, genImages, prompts, { maxNewTokens: 4, cache })
     const t0 = performance.now()
@@ -87,10 +98,11 @@ const runOne = async (backend: string) => {
     const tokens = out.length * 32
     return { ms: Math.round(ms), tokensPerSecond: Math.round(tokens / (ms / 1000)) }
   }
-  const generation = backend === "cpu" ? undefined : { cached: await gen(true), uncached: await gen(false) }
+  const generation = backend === "cpu" || !process.argv.includes("--generation") ? undefined : { cached: await gen(true), uncached: await gen(false) }
   return {
     backend: selected.name,
     matmul: selected.matmul,
+    fused: selected.fused,
     versions: selected.versions,
     skipped: selected.skipped,
     preset,
@@ -113,36 +125,59 @@ if (process.argv.includes("--one")) {
 }
 
 const backends = arg("backends", Backend.ORDER.join(",")).split(",")
-const results: Array<unknown> = []
+const results: Array<Record<string, unknown>> = []
 for (const b of backends) {
-  // The same script (through tsx, or bundled) in a fresh process per backend.
-  const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, "--one", b, "--preset", preset, "--batch", String(B), "--length", String(T), "--steps", String(steps)], { encoding: "utf8", maxBuffer: 1 << 24 })
-  const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "))
-  if (line === undefined) {
-    const lines = r.stderr.split("\n")
-    const why = (lines.find((l) => l.includes("backend ")) ?? lines.find((l) => /Error/.test(l)) ?? lines.filter((l) => l.trim() !== "").at(-1) ?? "").slice(0, 300)
-    results.push({ backend: b, unavailable: why })
-    process.stdout.write(`${b}: unavailable (${why})\n`)
-    continue
+  for (const [i, batch] of batches.entries()) {
+    // The same script (through tsx, or bundled) in a fresh process per backend and batch.
+    const extra = i === 0 ? ["--generation"] : []
+    const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, "--one", b, "--preset", preset, "--batch", String(batch), "--length", String(T), "--steps", String(steps), ...extra], { encoding: "utf8", maxBuffer: 1 << 24 })
+    const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "))
+    if (line === undefined) {
+      const lines = r.stderr.split("\n")
+      const why = (lines.find((l) => l.includes("backend ")) ?? lines.find((l) => /Error/.test(l)) ?? lines.filter((l) => l.trim() !== "").at(-1) ?? "").slice(0, 300)
+      results.push({ backend: b, batch, unavailable: why })
+      process.stdout.write(`${b} batch ${batch}: unavailable (${why})\n`)
+      break
+    }
+    const result = JSON.parse(line.slice(7))
+    results.push(result)
+    process.stdout.write(`${b} batch ${batch}: ${JSON.stringify(result)}\n`)
   }
-  const result = JSON.parse(line.slice(7))
-  results.push(result)
-  process.stdout.write(`${b}: ${JSON.stringify(result)}\n`)
 }
 
 // Debian's python3-torch on the development machine; TORCH_PYTHON / TORCH_DEVICE elsewhere (a GPU box).
 const python = process.env.TORCH_PYTHON ?? "/usr/bin/python3"
-const torch = spawnSync(python, [path.join(here, "torch_pink.py"), "--preset", preset, "--batch", String(B), "--length", String(T), "--steps", String(steps), "--vocab", String(tokenizer.size), "--device", process.env.TORCH_DEVICE ?? "cpu"], {
-  encoding: "utf8",
-  env: { ...process.env, OPENBLAS_NUM_THREADS: "2", OMP_NUM_THREADS: "1" }
-})
-const torchLine = torch.stdout.split("\n").find((l) => l.startsWith("RESULT "))
-const torchResult = torchLine === undefined ? { unavailable: (torch.stderr || String(torch.error)).trim().split("\n").at(-1) } : JSON.parse(torchLine.slice(7))
-process.stdout.write(`pytorch: ${JSON.stringify(torchResult)}\n`)
+const device = process.env.TORCH_DEVICE ?? "cpu"
+const promptLength = Prompt.promptIds(tokenizer, config, GENERATION_PROMPTS[0]!).length
+const torchRun = (batch: number, threads: number, generate: boolean): Record<string, unknown> => {
+  const torch = spawnSync(python, [path.join(here, "torch_pink.py"), "--preset", preset, "--batch", String(batch), "--length", String(T), "--steps", String(steps), "--vocab", String(tokenizer.size), "--device", device, "--threads", String(threads), ...(generate ? ["--generate", String(GENERATION_PROMPTS.length), "--prompt-length", String(promptLength)] : [])], {
+    encoding: "utf8",
+    env: { ...process.env, OPENBLAS_NUM_THREADS: "2", OMP_NUM_THREADS: String(threads) }
+  })
+  const torchLine = torch.stdout.split("\n").find((l) => l.startsWith("RESULT "))
+  return torchLine === undefined ? { batch, threads, unavailable: (torch.stderr || String(torch.error)).trim().split("\n").at(-1) } : JSON.parse(torchLine.slice(7))
+}
+const pytorch: Array<Record<string, unknown>> = []
+for (const [i, batch] of batches.entries()) {
+  // On a CPU, PyTorch at 1 and at 2 threads (its intra-op threads compete with OpenBLAS's); the faster is the peer.
+  const tries = device === "cpu" ? [1, 2].map((threads) => torchRun(batch, threads, i === 0)) : [torchRun(batch, 1, i === 0)]
+  for (const r of tries) process.stdout.write(`pytorch batch ${batch}: ${JSON.stringify(r)}\n`)
+  const ok = tries.filter((r) => typeof r.msPerStep === "number").sort((a, b) => (a.msPerStep as number) - (b.msPerStep as number))
+  pytorch.push(ok[0] ?? tries[0]!)
+}
 const out = path.join(here, "out")
 fs.mkdirSync(out, { recursive: true })
-fs.writeFileSync(path.join(out, `train-${preset}.json`), `${JSON.stringify({ results, pytorch: torchResult }, null, 2)}\n`)
-const wasm = results.find((r) => (r as { backend?: string }).backend === "wasm") as { msPerStep?: number } | undefined
-if (wasm?.msPerStep !== undefined && torchResult.msPerStep !== undefined) {
-  process.stdout.write(`wasm / pytorch time per step: ${(wasm.msPerStep / torchResult.msPerStep).toFixed(2)}×\n`)
+fs.writeFileSync(path.join(out, `train-${preset}.json`), `${JSON.stringify({ results, pytorch }, null, 2)}\n`)
+for (const [i, batch] of batches.entries()) {
+  const wasm = results.find((r) => r.backend === "wasm" && r.batch === batch) as { msPerStep?: number; generation?: { cached: { tokensPerSecond: number }; uncached: { tokensPerSecond: number } } } | undefined
+  const peer = pytorch[i] as { msPerStep?: number; threads?: number; generation?: { cached: { tokensPerSecond: number }; uncached: { tokensPerSecond: number } } }
+  if (wasm?.msPerStep === undefined || peer.msPerStep === undefined) continue
+  process.stdout.write(`batch ${batch}: wasm ${wasm.msPerStep} ms / step, pytorch ${peer.msPerStep} ms (${peer.threads} thread${peer.threads === 1 ? "" : "s"}): ${(wasm.msPerStep / peer.msPerStep).toFixed(2)}×\n`)
+  if (wasm.generation !== undefined && peer.generation != null) {
+    for (const kind of ["cached", "uncached"] as const) {
+      const a = wasm.generation[kind].tokensPerSecond
+      const p = peer.generation[kind].tokensPerSecond
+      process.stdout.write(`generation, ${kind}: wasm ${a} tokens/s, pytorch ${p}: pytorch ${(p / a).toFixed(2)}× faster\n`)
+    }
+  }
 }

@@ -6,7 +6,8 @@
  * downloads libtensorflow and fails offline, leaving them absent, which is fine.
  *
  * Before the wasm backend starts, its kernels are patched (see `WasmKernels`): transposed matmuls
- * run through a fast path and the missing gradient kernel for embedding lookups is registered.
+ * run through a fast path, the missing gradient kernel for embedding lookups is registered, and the
+ * native addon's matmul and fused kernels are registered where it is built.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import * as fs from "node:fs"
@@ -25,8 +26,10 @@ export interface Selected {
   readonly versions: Readonly<Record<string, string>>
   /** Why each better backend was passed over. */
   readonly skipped: Readonly<Record<string, string>>
-  /** The matmul kernel behind the wasm backend (`openblas` when the native addon is built). */
+  /** The matmul kernel behind the wasm backend (`openblas` when the native addon is built over it). */
   readonly matmul: string
+  /** Where the wasm backend's fused ops run: `native` (the addon, every core) or `wasm` (TF.js ops). */
+  readonly fused: string
 }
 
 export class BackendError extends Error {
@@ -119,7 +122,7 @@ export const select = async (wanted: string = Environment.requested()): Promise<
         const v = versionOf(pkg)
         if (v !== undefined) versions[pkg] = v
       }
-      current = { name, tfName: tf.getBackend(), versions, skipped, matmul: name === "wasm" ? WasmKernels.matmulKernel : name }
+      current = { name, tfName: tf.getBackend(), versions, skipped, matmul: name === "wasm" ? WasmKernels.matmulKernel : name, fused: name === "wasm" ? WasmKernels.fusedKernels : name }
       return current
     }
     skipped[name] = reason

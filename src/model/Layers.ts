@@ -8,6 +8,7 @@
  * constants built outside the gradient tape.
  */
 import * as tf from "@tensorflow/tfjs-core"
+import * as Fused from "./Fused.ts"
 import * as W from "./Weights.ts"
 
 export const linear = (w: W.Weights, name: string, x: tf.Tensor): tf.Tensor => {
@@ -24,25 +25,16 @@ export const initLinear = (w: W.Weights, seed: number, name: string, cin: number
   W.add(w, seed, `${name}/b`, [cout], { kind: "zeros" })
 }
 
-export const layerNorm = (w: W.Weights, name: string, x: tf.Tensor): tf.Tensor => {
-  const { mean, variance } = tf.moments(x, -1, true) // [..., 1]
-  const normed = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))) // [..., C]
-  return tf.add(tf.mul(normed, W.get(w, `${name}/g`)), W.get(w, `${name}/b`)) // [..., C]
-}
+export const layerNorm = (w: W.Weights, name: string, x: tf.Tensor): tf.Tensor =>
+  Fused.layerNorm(x, W.get(w, `${name}/g`), W.get(w, `${name}/b`)) // [..., C]
 
 export const initLayerNorm = (w: W.Weights, seed: number, name: string, c: number) => {
   W.add(w, seed, `${name}/g`, [c], { kind: "ones" })
   W.add(w, seed, `${name}/b`, [c], { kind: "zeros" })
 }
 
-export const gelu = (x: tf.Tensor): tf.Tensor => {
-  // tanh approximation, as in GPT-2; x·x·x rather than pow(x, 3), which is ~10× slower on wasm
-  const cube = tf.mul(tf.mul(x, x), x) // [..., C]
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(x, tf.mul(cube, 0.044715)), Math.sqrt(2 / Math.PI)))))
-}
-
 export const mlp = (w: W.Weights, name: string, x: tf.Tensor): tf.Tensor =>
-  linear(w, `${name}/proj`, gelu(linear(w, `${name}/fc`, x))) // [B, T, C]
+  linear(w, `${name}/proj`, Fused.gelu(linear(w, `${name}/fc`, x))) // [B, T, C]
 
 export const initMlp = (w: W.Weights, seed: number, name: string, c: number, ratio: number, depth: number) => {
   initLinear(w, seed, `${name}/fc`, c, c * ratio)
@@ -101,8 +93,7 @@ export const attention = (
     }
     cache.store({ k: kh, v: vh })
   }
-  const scores = tf.mul(tf.matMul(toHeads(q), kh, false, true), 1 / Math.sqrt(D)) // [B, H, T, Tk]
-  const weights = tf.softmax(mask === undefined ? scores : tf.add(scores, mask), -1) // [B, H, T, Tk]
+  const weights = Fused.attentionWeights(tf.matMul(toHeads(q), kh, false, true), mask, 1 / Math.sqrt(D)) // [B, H, T, Tk]
   const y = tf.matMul(weights, vh) // [B, H, T, D]
   const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B, T, C]) // [B, T, C]
   return linear(w, `${name}/proj`, merged) // [B, T, C]

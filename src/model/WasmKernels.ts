@@ -8,9 +8,16 @@
  * - `UnsortedSegmentSum` (the gradient of `gather`, i.e. of every embedding lookup) has no wasm
  *   kernel. The replacement sums rows on the wasm heap in JavaScript.
  *
- * - When `build/native/pinkflow_sgemm.node` exists (built at install over OpenBLAS, see
- *   scripts/build-native.mjs), `BatchMatMul` runs there instead: the addon reads the operands on the
- *   wasm heap in place and writes the product into the output tensor, on every core.
+ * - `Identity` and a `Cast` to the same dtype share their input's data instead of copying it (the
+ *   tape clones every tensor a gradient saves).
+ *
+ * When the native addon `build/native/pinkflow_native.node` exists (built at install, see
+ * scripts/build-native.mjs; src/native/), its kernels read the operands on the wasm heap in place,
+ * write into the output tensors, and run on every core:
+ *
+ * - `BatchMatMul` over OpenBLAS, when the addon was built with it;
+ * - the fused ops of `Fused` (GELU, layer norm, attention's masked softmax, forward and backward);
+ * - `SplitV` (the attention's q/k/v split and the gradient of every concat) as row copies.
  *
  * Each is checked against the cpu backend by a numeric gradient test (test/model/kernels.test.ts).
  */
@@ -19,20 +26,39 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import * as Fused from "./Fused.ts"
 
 type Sgemm = (a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, n: number, k: number, ta: boolean, tb: boolean, sa: number, sb: number) => void
 
-const ADDON = path.join("build", "native", "pinkflow_sgemm.node")
+/** The addon's functions (src/native/fused.c documents each); `sgemm` only when built over OpenBLAS. */
+interface Native {
+  readonly sgemm?: Sgemm
+  readonly gelu: (x: Float32Array, y: Float32Array, n: number) => void
+  readonly geluGrad: (x: Float32Array, dy: Float32Array, dx: Float32Array, n: number) => void
+  readonly layerNorm: (x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, rows: number, c: number, eps: number) => void
+  readonly layerNormGrad: (x: Float32Array, g: Float32Array, dy: Float32Array, dx: Float32Array, dg: Float32Array, db: Float32Array, rows: number, c: number, eps: number) => void
+  readonly softmax: (x: Float32Array, mask: Float32Array | null, y: Float32Array, rows: number, cols: number, scale: number, rowsPerBatch: number, tq: number, maskBatch: number, maskRows: number) => void
+  readonly softmaxGrad: (y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number, scale: number) => void
+  readonly split: (x: Float32Array, outs: Array<Float32Array>, outer: number, inner: number, sizes: Array<number>) => void
+}
 
-/** The native sgemm, found by walking up from this module (source tree or pipeline bundle). */
-const loadNative = (): Sgemm | undefined => {
-  if (process.env.PINKFLOW_NATIVE_MATMUL === "0") return undefined
+const ADDON = path.join("build", "native", "pinkflow_native.node")
+
+/**
+ * The native addon, found by walking up from this module (source tree or pipeline bundle).
+ * `PINKFLOW_NATIVE=0` leaves it out entirely; `PINKFLOW_NATIVE_MATMUL=0` only its matmul.
+ */
+const loadNative = (): Native | undefined => {
+  if (process.env.PINKFLOW_NATIVE === "0") return undefined
+  // OpenMP's idle threads would otherwise spin between kernels, taking cores from OpenBLAS's.
+  process.env.OMP_WAIT_POLICY ??= "PASSIVE"
   let dir = path.dirname(fileURLToPath(import.meta.url))
   for (;;) {
     const candidate = path.join(dir, ADDON)
     if (fs.existsSync(candidate)) {
       try {
-        return (createRequire(import.meta.url)(candidate) as { sgemm: Sgemm }).sgemm
+        const addon = createRequire(import.meta.url)(candidate) as Native
+        return process.env.PINKFLOW_NATIVE_MATMUL === "0" ? { ...addon, sgemm: undefined } : addon
       } catch {
         return undefined
       }
@@ -46,7 +72,11 @@ const loadNative = (): Sgemm | undefined => {
 /** Which matmul the wasm backend uses: `openblas` (native) or `wasm`. */
 export let matmulKernel: "openblas" | "wasm" = "wasm"
 
+/** Where the fused ops and SplitV run on the wasm backend: `native` (the addon) or `wasm` (composites). */
+export let fusedKernels: "native" | "wasm" = "wasm"
+
 interface WasmBackend {
+  readonly incRef: (dataId: tf.DataId) => void
   readonly makeOutput: (shape: Array<number>, dtype: tf.DataType) => tf.TensorInfo
   readonly typedArrayFromHeap: (t: tf.TensorInfo) => Float32Array | Int32Array | Uint8Array
   readonly disposeData: (dataId: tf.DataId) => boolean
@@ -87,13 +117,17 @@ const nativeMatMul = (sgemm: Sgemm, a: tf.TensorInfo, b: tf.TensorInfo, ta: bool
   return out
 }
 
-let native: Sgemm | undefined
+let native: Native | undefined
 
 export const register = (): void => {
   if (registered) return
   registered = true
   native = loadNative()
-  if (native !== undefined) matmulKernel = "openblas"
+  if (native?.sgemm !== undefined) matmulKernel = "openblas"
+  if (native !== undefined) {
+    fusedKernels = "native"
+    registerFused(native)
+  }
 
   const matmul = tf.getKernel("BatchMatMul", "wasm")
   const transpose = tf.getKernel("Transpose", "wasm")
@@ -106,8 +140,8 @@ export const register = (): void => {
       kernelFunc: ({ inputs, backend, attrs }) => {
         const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo }
         const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean }
-        if (native !== undefined) {
-          const out = nativeMatMul(native, a, b, transposeA, transposeB, backend as unknown as WasmBackend)
+        if (native?.sgemm !== undefined) {
+          const out = nativeMatMul(native.sgemm, a, b, transposeA, transposeB, backend as unknown as WasmBackend)
           if (out !== undefined) return out
         }
         if (!transposeA && !transposeB) return matmul.kernelFunc({ inputs, backend, attrs })
@@ -118,6 +152,25 @@ export const register = (): void => {
         if (at !== a) wasm.disposeData(at.dataId)
         if (bt !== b) wasm.disposeData(bt.dataId)
         return out
+      }
+    })
+  }
+
+  // Tensor data is never written after its kernel returns, so a copy that keeps its dtype can share
+  // it, as the cpu backend does (wasm copies; the tape clones every tensor a gradient saves).
+  for (const name of ["Identity", "Cast"]) {
+    const original = tf.getKernel(name, "wasm")
+    if (original === undefined) continue
+    tf.unregisterKernel(name, "wasm")
+    tf.registerKernel({
+      kernelName: name,
+      backendName: "wasm",
+      kernelFunc: (args) => {
+        const x = (args.inputs as { x: tf.TensorInfo }).x
+        const dtype = (args.attrs as { dtype?: tf.DataType } | undefined)?.dtype ?? x.dtype
+        if (x.dtype === "string" || dtype !== x.dtype) return original.kernelFunc(args)
+        ;(args.backend as unknown as WasmBackend).incRef(x.dataId)
+        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype }
       }
     })
   }
@@ -146,6 +199,86 @@ export const register = (): void => {
           for (let j = 0; j < inner; j++) os[dst + j]! += xs[src + j]!
         }
         return out
+      }
+    })
+  }
+}
+
+const size = (shape: ReadonlyArray<number>) => shape.reduce((a, b) => a * b, 1)
+
+const float32 = (kernel: string, ...xs: Array<tf.TensorInfo>) => {
+  for (const x of xs) if (x.dtype !== "float32") throw new Error(`${kernel}: float32 tensors only, got ${x.dtype}`)
+}
+
+/** The addon's fused kernels as TF.js kernels of the wasm backend (the ops and gradients: `Fused`). */
+const registerFused = (n: Native): void => {
+  const kernel = (kernelName: string, f: (inputs: Record<string, tf.TensorInfo>, wasm: WasmBackend, attrs: Record<string, number>) => tf.TensorInfo | Array<tf.TensorInfo>) =>
+    tf.registerKernel({
+      kernelName,
+      backendName: "wasm",
+      kernelFunc: ({ inputs, backend, attrs }) => f(inputs as Record<string, tf.TensorInfo>, backend as unknown as WasmBackend, attrs as unknown as Record<string, number>)
+    })
+  const f32 = (wasm: WasmBackend, t: tf.TensorInfo) => wasm.typedArrayFromHeap(t) as Float32Array
+
+  kernel(Fused.GELU, ({ x }, wasm) => {
+    float32(Fused.GELU, x!)
+    const y = wasm.makeOutput([...x!.shape], "float32")
+    n.gelu(f32(wasm, x!), f32(wasm, y), size(x!.shape))
+    return y
+  })
+  kernel(Fused.GELU_GRAD, ({ x, dy }, wasm) => {
+    float32(Fused.GELU_GRAD, x!, dy!)
+    const dx = wasm.makeOutput([...x!.shape], "float32")
+    n.geluGrad(f32(wasm, x!), f32(wasm, dy!), f32(wasm, dx), size(x!.shape))
+    return dx
+  })
+  kernel(Fused.LAYER_NORM, ({ x, g, b }, wasm, { eps }) => {
+    float32(Fused.LAYER_NORM, x!, g!, b!)
+    const c = x!.shape[x!.shape.length - 1]!
+    const y = wasm.makeOutput([...x!.shape], "float32")
+    n.layerNorm(f32(wasm, x!), f32(wasm, g!), f32(wasm, b!), f32(wasm, y), size(x!.shape) / c, c, eps!)
+    return y
+  })
+  kernel(Fused.LAYER_NORM_GRAD, ({ x, g, dy }, wasm, { eps }) => {
+    float32(Fused.LAYER_NORM_GRAD, x!, g!, dy!)
+    const c = x!.shape[x!.shape.length - 1]!
+    const dx = wasm.makeOutput([...x!.shape], "float32")
+    const dg = wasm.makeOutput([c], "float32")
+    const db = wasm.makeOutput([c], "float32")
+    n.layerNormGrad(f32(wasm, x!), f32(wasm, g!), f32(wasm, dy!), f32(wasm, dx), f32(wasm, dg), f32(wasm, db), size(x!.shape) / c, c, eps!)
+    return [dx, dg, db]
+  })
+  kernel(Fused.SOFTMAX, ({ x, mask }, wasm, { scale, maskBatch, maskRows }) => {
+    float32(Fused.SOFTMAX, x!, ...(mask === undefined ? [] : [mask]))
+    const [, H, Tq, Tk] = x!.shape as [number, number, number, number]
+    const y = wasm.makeOutput([...x!.shape], "float32")
+    n.softmax(f32(wasm, x!), mask === undefined ? null : f32(wasm, mask), f32(wasm, y), size(x!.shape) / Tk, Tk, scale!, H * Tq, Tq, maskBatch!, maskRows!)
+    return y
+  })
+  kernel(Fused.SOFTMAX_GRAD, ({ y, dy }, wasm, { scale }) => {
+    float32(Fused.SOFTMAX_GRAD, y!, dy!)
+    const cols = y!.shape[y!.shape.length - 1]!
+    const dx = wasm.makeOutput([...y!.shape], "float32")
+    n.softmaxGrad(f32(wasm, y!), f32(wasm, dy!), f32(wasm, dx), size(y!.shape) / cols, cols, scale!)
+    return dx
+  })
+
+  const splitV = tf.getKernel("SplitV", "wasm")
+  if (splitV !== undefined) {
+    tf.unregisterKernel("SplitV", "wasm")
+    tf.registerKernel({
+      kernelName: "SplitV",
+      backendName: "wasm",
+      kernelFunc: (args) => {
+        const { x } = args.inputs as { x: tf.TensorInfo }
+        if (x.dtype !== "float32") return splitV.kernelFunc(args)
+        const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | Array<number>; axis: number }
+        const a = tf.util.parseAxisParam(axis, [...x.shape])[0]!
+        const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, a)
+        const wasm = args.backend as unknown as WasmBackend
+        const outs = sizes.map((s) => wasm.makeOutput(x.shape.map((d, i) => (i === a ? s : d)), "float32"))
+        n.split(f32(wasm, x), outs.map((o) => f32(wasm, o)), size(x.shape.slice(0, a)), size(x.shape.slice(a + 1)), sizes)
+        return outs
       }
     })
   }

@@ -58,7 +58,7 @@ export const loopOptions = (o: TrainOptions, tokensPerStep: number): Loop.Option
 /** Selects the tensor backend and logs which one runs. */
 export const started = async (log: Log) => {
   const b = await Backend.select()
-  log(`backend ${b.name} (matmul ${b.matmul})`)
+  log(`backend ${b.name} (matmul ${b.matmul}, fused kernels ${b.fused})`)
   return b
 }
 

@@ -1,4 +1,4 @@
-/** The kernel checks of kernels.test.ts on the wasm backend's own matmul (native addon disabled). */
+/** The kernel checks of kernels.test.ts on the wasm backend's own kernels (native addon disabled). */
 export {}
-process.env.PINKFLOW_NATIVE_MATMUL = "0"
+process.env.PINKFLOW_NATIVE = "0"
 await import("./kernels.test.ts")

@@ -15,9 +15,9 @@ import { batch, model, tokenizer } from "./fixture.ts"
 const selected = await Backend.select("wasm")
 await import("@tensorflow/tfjs-backend-cpu")
 
-test.serial("the backend reports which matmul kernel it uses", (t) => {
-  t.log(`wasm matmul kernel: ${selected.matmul}`)
-  if (process.env.PINKFLOW_NATIVE_MATMUL === "0") t.is(selected.matmul, "wasm")
+test.serial("the backend reports which matmul and fused kernels it uses", (t) => {
+  t.log(`wasm matmul kernel: ${selected.matmul}, fused kernels: ${selected.fused}`)
+  if (process.env.PINKFLOW_NATIVE === "0") t.deepEqual([selected.matmul, selected.fused], ["wasm", "wasm"])
   else t.true(selected.matmul === "openblas" || selected.matmul === "wasm")
 })
 
