@@ -15,8 +15,6 @@ const skip = (why) => {
 }
 if (nodeInclude === undefined) skip("Node's headers (node_api.h) not found")
 fs.mkdirSync(path.dirname(out), { recursive: true })
-// A build from before the fused kernels; the loader looks for the new name only.
-fs.rmSync("build/native/pinkflow_sgemm.node", { force: true })
 const sources = ["src/native/addon.c", "src/native/fused.c", ...(cblas === undefined ? [] : ["src/native/sgemm.c"])]
 const blas = cblas === undefined ? [] : ["-DPINKFLOW_OPENBLAS", `-I${path.dirname(cblas)}`]
 const args = ["-O3", "-fno-trapping-math", "-shared", "-fPIC", "-fopenmp", "-DNODE_GYP_MODULE_NAME=pinkflow_native", `-I${nodeInclude}`, ...blas, ...sources, "-o", out, ...(cblas === undefined ? [] : ["-lopenblas"]), "-lm"]

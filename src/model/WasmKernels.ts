@@ -19,7 +19,8 @@
  * - the fused ops of `Fused` (GELU, layer norm, attention's masked softmax, forward and backward);
  * - `SplitV` (the attention's q/k/v split and the gradient of every concat) as row copies.
  *
- * Each is checked against the cpu backend by a numeric gradient test (test/model/kernels.test.ts).
+ * Each is checked against the cpu backend: the matmul and lookup gradient in
+ * test/model/kernels.test.ts, the fused kernels and SplitV in test/model/fused.test.ts.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import * as fs from "node:fs"
@@ -43,6 +44,8 @@ interface Native {
 }
 
 const ADDON = path.join("build", "native", "pinkflow_native.node")
+
+const size = tf.util.sizeFromShape
 
 /**
  * The native addon, found by walking up from this module (source tree or pipeline bundle).
@@ -102,8 +105,8 @@ const nativeMatMul = (sgemm: Sgemm, a: tf.TensorInfo, b: tf.TensorInfo, ta: bool
   const n = tb ? b.shape[rb - 2]! : b.shape[rb - 1]!
   const batchA = a.shape.slice(0, -2)
   const batchB = b.shape.slice(0, -2)
-  const sizeA = batchA.reduce((x, y) => x * y, 1)
-  const sizeB = batchB.reduce((x, y) => x * y, 1)
+  const sizeA = size(batchA)
+  const sizeB = size(batchB)
   const sameBatch = batchA.length === batchB.length && batchA.every((d, i) => d === batchB[i])
   if (!sameBatch && sizeA !== 1 && sizeB !== 1) return undefined
   const outBatch = sizeA >= sizeB ? batchA : batchB
@@ -183,9 +186,9 @@ export const register = (): void => {
         const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo }
         const { numSegments } = attrs as unknown as { numSegments: number }
         const wasm = backend as unknown as WasmBackend
-        const rows = segmentIds.shape.reduce((a, b) => a * b, 1)
+        const rows = size(segmentIds.shape)
         const innerShape = x.shape.slice(segmentIds.shape.length)
-        const inner = innerShape.reduce((a, b) => a * b, 1)
+        const inner = size(innerShape)
         const out = wasm.makeOutput([numSegments, ...innerShape], x.dtype)
         const xs = wasm.typedArrayFromHeap(x)
         const ids = wasm.typedArrayFromHeap(segmentIds)
@@ -203,8 +206,6 @@ export const register = (): void => {
     })
   }
 }
-
-const size = (shape: ReadonlyArray<number>) => shape.reduce((a, b) => a * b, 1)
 
 const float32 = (kernel: string, ...xs: Array<tf.TensorInfo>) => {
   for (const x of xs) if (x.dtype !== "float32") throw new Error(`${kernel}: float32 tensors only, got ${x.dtype}`)

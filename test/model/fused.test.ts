@@ -11,37 +11,19 @@ import { spawnSync } from "node:child_process"
 import * as Backend from "../../src/model/Backend.ts"
 import * as Fused from "../../src/model/Fused.ts"
 import * as W from "../../src/model/Weights.ts"
+import { on, random, relError } from "./backends.ts"
 
 const selected = await Backend.select("wasm")
 await import("@tensorflow/tfjs-backend-cpu")
 const native = selected.fused === "native"
 const check = native ? test.serial : test.serial.skip
 
-const random = (n: number, seed: number, spread = 2) => {
-  const next = W.rng(seed)
-  return Float32Array.from({ length: n }, () => (next() * 2 - 1) * spread)
-}
-const count = (shape: ReadonlyArray<number>) => shape.reduce((a, b) => a * b, 1)
-
-const on = async (backend: "wasm" | "cpu", f: () => Array<tf.Tensor>): Promise<Array<Float32Array>> => {
-  await tf.setBackend(backend)
-  return tf.tidy(() => f().map((t) => Float32Array.from(t.dataSync() as Float32Array)))
-}
-
-const relError = (a: Float32Array, b: Float32Array) => {
-  let num = 0
-  let den = 0
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2
-    den += b[i]! ** 2
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30))
-}
+const count = (shape: ReadonlyArray<number>) => tf.util.sizeFromShape([...shape])
 
 /** The op's value and the gradients of Σ op(inputs)·w for a fixed random w, by tf.grads. */
 const valueAndGrads = (op: (...xs: Array<tf.Tensor>) => tf.Tensor, inputs: Array<[Float32Array, Array<number>]>, outSize: number) => () => {
   const xs = inputs.map(([v, s]) => tf.tensor(v, s))
-  const weight = tf.tensor(random(outSize, 99))
+  const weight = tf.tensor(random(outSize, 99, 2))
   const f = (...a: Array<tf.Tensor>) => tf.sum(tf.mul(tf.reshape(op(...a), [-1]), weight))
   return [op(...xs), ...tf.grads(f)(xs)]
 }
@@ -56,9 +38,9 @@ check("the cpu backend has no fused kernels; wasm has all of them", async (t) =>
 const cases: Array<[string, (...xs: Array<tf.Tensor>) => tf.Tensor, Array<[Float32Array, Array<number>]>, number]> = [
   // Large enough (≥ 32,768 elements) that the kernels run threaded; inputs reach tanh's flat tails.
   ["gelu", (x) => Fused.gelu(x), [[random(4 * 64 * 160, 1, 6), [4, 64, 160]]], 4 * 64 * 160],
-  ["gelu, small", (x) => Fused.gelu(x), [[random(7 * 5, 2), [7, 5]]], 35],
-  ["layer norm", (x, g, b) => Fused.layerNorm(x, g, b), [[random(300 * 128, 3, 3), [3, 100, 128]], [random(128, 4), [128]], [random(128, 5), [128]]], 300 * 128],
-  ["layer norm, 3 rows", (x, g, b) => Fused.layerNorm(x, g, b), [[random(3 * 12, 6), [3, 12]], [random(12, 7), [12]], [random(12, 8), [12]]], 36]
+  ["gelu, small", (x) => Fused.gelu(x), [[random(7 * 5, 2, 2), [7, 5]]], 35],
+  ["layer norm", (x, g, b) => Fused.layerNorm(x, g, b), [[random(300 * 128, 3, 3), [3, 100, 128]], [random(128, 4, 2), [128]], [random(128, 5, 2), [128]]], 300 * 128],
+  ["layer norm, 3 rows", (x, g, b) => Fused.layerNorm(x, g, b), [[random(3 * 12, 6, 2), [3, 12]], [random(12, 7, 2), [12]], [random(12, 8, 2), [12]]], 36]
 ]
 for (const [label, op, inputs, outSize] of cases) {
   check(`${label}: native kernels on wasm match the composite on cpu, value and gradients`, async (t) => {
@@ -96,7 +78,7 @@ for (const [label, maskShape] of masks) {
     const run = (op: typeof Fused.attentionWeights) => () => {
       const x = tf.tensor(scores, [B, H, T, T])
       const m = mask === undefined ? undefined : tf.tensor(mask, maskShape)
-      const weight = tf.tensor(random(B * H * T * T, 13), [B, H, T, T])
+      const weight = tf.tensor(random(B * H * T * T, 13, 2), [B, H, T, T])
       if (m === undefined) return [op(x, m, scale), tf.grad((s: tf.Tensor) => tf.sum(tf.mul(op(s, undefined, scale), weight)))(x)]
       const f = (s: tf.Tensor, k: tf.Tensor) => tf.sum(tf.mul(op(s, k, scale), weight))
       return [op(x, m, scale), ...tf.grads(f)([x, m])]
@@ -114,9 +96,9 @@ for (const [label, maskShape] of masks) {
 check("the fused gradients match finite differences on wasm", async (t) => {
   await tf.setBackend("wasm")
   const x = random(6 * 10, 21, 3)
-  const g = random(10, 22)
-  const b = random(10, 23)
-  const w = random(6 * 10, 24)
+  const g = random(10, 22, 2)
+  const b = random(10, 23, 2)
+  const w = random(6 * 10, 24, 2)
   const loss = (xs: Float32Array, gs: Float32Array) =>
     tf.tidy(() => {
       const X = tf.tensor(xs, [6, 10])
@@ -151,7 +133,7 @@ check("the fused gradients match finite differences on wasm", async (t) => {
 
 check("SplitV on wasm (row copies) matches cpu along every axis", async (t) => {
   const shape = [3, 5, 12]
-  const v = random(count(shape), 31)
+  const v = random(count(shape), 31, 2)
   for (const [axis, sizes] of [[0, [1, 2]], [1, [2, 3]], [2, [4, 4, 4]], [2, [3, 9]], [-1, [1, 11]]] as Array<[number, Array<number>]>) {
     const run = () => tf.split(tf.tensor(v, shape), sizes.length === 2 && sizes[0] === sizes[1] ? 2 : sizes, axis)
     const wasm = await on("wasm", run)

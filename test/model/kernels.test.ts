@@ -10,6 +10,7 @@ import * as Backend from "../../src/model/Backend.ts"
 import * as Freeze from "../../src/model/Freeze.ts"
 import * as Pink from "../../src/model/Pink.ts"
 import * as W from "../../src/model/Weights.ts"
+import { on, random, relError } from "./backends.ts"
 import { batch, model, tokenizer } from "./fixture.ts"
 
 const selected = await Backend.select("wasm")
@@ -20,27 +21,6 @@ test.serial("the backend reports which matmul and fused kernels it uses", (t) =>
   if (process.env.PINKFLOW_NATIVE === "0") t.deepEqual([selected.matmul, selected.fused], ["wasm", "wasm"])
   else t.true(selected.matmul === "openblas" || selected.matmul === "wasm")
 })
-
-const random = (n: number, seed: number) => {
-  const next = W.rng(seed)
-  return Float32Array.from({ length: n }, () => next() * 2 - 1)
-}
-
-/** Runs `f` on a backend and returns the plain values of what it produced. */
-const on = async (backend: "wasm" | "cpu", f: () => Array<tf.Tensor>): Promise<Array<Float32Array>> => {
-  await tf.setBackend(backend)
-  return tf.tidy(() => f().map((t) => Float32Array.from(t.dataSync() as Float32Array)))
-}
-
-const relError = (a: Float32Array, b: Float32Array) => {
-  let num = 0
-  let den = 0
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2
-    den += b[i]! ** 2
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30))
-}
 
 const shapes: Array<[string, Array<number>, Array<number>, boolean, boolean]> = [
   ["2-D a·bᵀ", [5, 7], [6, 7], false, true],
