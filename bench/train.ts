@@ -8,7 +8,9 @@
  * in PyTorch CPU (bench/torch_pink.py, Debian's python3-torch) when it is installed, at 1 and 2
  * torch threads, the faster taken as the peer. Ratios are TF.js wasm over PyTorch, in this run.
  *
- *   node --import tsx bench/train.ts [--preset small] [--batch 16,64] [--length 128] [--steps 5] [--backends wasm,cpu]
+ *   node --import tsx bench/train.ts [--preset small] [--batch 16,64] [--length 128] [--steps 5] [--backends wasm,cpu] [--profile]
+ *
+ * `--profile` also prints, per backend and batch, where one step's kernel time goes (tf.profile).
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { spawnSync } from "node:child_process"
@@ -85,6 +87,20 @@ const runOne = async (backend: string) => {
   const timed = backend === "cpu" ? Math.min(2, steps) : steps
   const r = await Loop.train(model.weights, policy, lossAt, { steps: timed, lr: 1e-4, warmupFraction: 0, seed: 2, tokensPerStep: B * T })
   const msPerStep = r.elapsedMs / timed
+  if (process.argv.includes("--profile")) {
+    // tf.profile of one more step: kernel time by kernel name, largest first (to stderr).
+    const info = await tf.profile(async () => {
+      await Loop.train(model.weights, policy, lossAt, { steps: 1, lr: 1e-4, warmupFraction: 0, seed: 3, tokensPerStep: B * T })
+    })
+    const byName = new Map<string, { ms: number; calls: number }>()
+    for (const k of info.kernels) {
+      const e = byName.get(k.name) ?? { ms: 0, calls: 0 }
+      byName.set(k.name, { ms: e.ms + Number(k.kernelTimeMs), calls: e.calls + 1 })
+    }
+    const total = [...byName.values()].reduce((a, e) => a + e.ms, 0)
+    process.stderr.write(`profile, batch ${B}: ${total.toFixed(0)} ms of kernels in ${info.kernels.length} calls\n`)
+    for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) process.stderr.write(`  ${name.padEnd(24)} ${e.ms.toFixed(1).padStart(7)} ms ${String(e.calls).padStart(6)} calls\n`)
+  }
   const flops = trainingFlops(config, tokenizer.size, B, T)
 
   // Generation: 8 prompts, 32 new tokens, with and without the cache (EOS never stops it: random weights).
@@ -129,8 +145,9 @@ const results: Array<Record<string, unknown>> = []
 for (const b of backends) {
   for (const [i, batch] of batches.entries()) {
     // The same script (through tsx, or bundled) in a fresh process per backend and batch.
-    const extra = i === 0 ? ["--generation"] : []
+    const extra = [...(i === 0 ? ["--generation"] : []), ...(process.argv.includes("--profile") ? ["--profile"] : [])]
     const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, "--one", b, "--preset", preset, "--batch", String(batch), "--length", String(T), "--steps", String(steps), ...extra], { encoding: "utf8", maxBuffer: 1 << 24 })
+    if (process.argv.includes("--profile")) process.stdout.write(r.stderr.split("\n").filter((l) => l.startsWith("profile") || l.startsWith("  ")).join("\n") + "\n")
     const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "))
     if (line === undefined) {
       const lines = r.stderr.split("\n")
