@@ -4,7 +4,9 @@
  * brings its own runtime inside the pipeline bundle.
  *
  * Protocol over the IPC channel: the parent sends one `Job`; the worker answers with `log`
- * messages and one `done` message, then exits. SIGTERM aborts the body.
+ * messages and one `done` message, then exits. SIGTERM aborts the body. A worker whose parent is
+ * gone (its IPC channel closed: the engine was killed) exits at once, so no orphan keeps a core
+ * busy for a run nobody will record; in-stage checkpoints make the rerun resume.
  */
 import { pathToFileURL } from "node:url"
 import type * as Stage from "./Stage.ts"
@@ -38,6 +40,7 @@ const run = async (job: Job): Promise<Stage.Executed> => {
 }
 
 export const main = (): void => {
+  process.on("disconnect", () => process.exit(129))
   process.once("message", (job: Job) => {
     run(job)
       .catch((e: unknown) => fail(e instanceof Error ? e.message : String(e)))
