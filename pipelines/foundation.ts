@@ -7,4 +7,9 @@
 import { Pipeline } from "pinkflow"
 import * as Foundation from "../stages/foundation/gates.ts"
 
-export default Pipeline.make({ name: "foundation", stages: [...Foundation.all] })
+export default Pipeline.make({
+  name: "foundation",
+  stages: [...Foundation.all],
+  // The shipped towers' settings (pipelines/pink.ts takes the same, so its keys are these).
+  params: { "vision-tower": { steps: 4000 } }
+})

@@ -40,7 +40,7 @@ export interface Turn {
 /** One question about a scene's layout (markers removed: the LM never sees them), or undefined. */
 export const question = (scene: Scene, next: Random): Turn | undefined => {
   const u = next()
-  if (u < 0.15) {
+  if (u < 0.05) {
     const c = General.captionSample(scene, next)
     return { task: "caption", ...c }
   }

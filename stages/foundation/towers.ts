@@ -32,7 +32,7 @@ export const lmTower = trainingStage({
   description: "Pretraining of the LM on scene layouts in text: captions, phrases to boxes, boxes to phrases",
   defaults: [3000, 32, 2e-3, 0.01, 0.05, 12],
   preset: "hires",
-  params: { ...sceneParams(102, 6000), turns: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 4) },
+  params: { ...sceneParams(102, 6000), turns: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 8) },
   inputs: { vocab: Input.json(vocabulary.out.vocab) },
   train: async (inputs, model, o, extra) => (await lm()).lmTower(inputs.vocab, model, o, extra)
 })
