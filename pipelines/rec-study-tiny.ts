@@ -1,7 +1,7 @@
 /**
  * The REC study at `nano` size, for tests and CI: the foundation and the recipe over its towers
- * with little data and few steps, and a two-point sweep over the LM tower's steps that shares
- * everything upstream of it. It checks that the study runs, shares and compares, not that it learns.
+ * with little data and few steps, and the study's two-point sweep over stage 1's objective, which
+ * shares everything upstream of stage 1. It checks that the study runs, shares and compares, not that it learns.
  */
 import { Pipeline } from "pinkflow"
 import study from "./rec-study.ts"
@@ -23,9 +23,9 @@ export default Pipeline.make({
     "lm-tower": { ...nano(3), scenes: 16, turns: 2 },
     "vision-gate": { fitScenes: 6, testScenes: 4, steps: 5 },
     "lm-gate": { scenes: 2, batchSize: 8 },
-    "study-stage1": { ...nano(2), requireGates: false },
+    "study-stage1": { ...nano(2), requireGates: false, scenes: 6, turns: 2 },
     "study-stage2": nano(2),
     "study-evaluate": { limit: 3, batchSize: 8 }
   },
-  sweep: { "lm-tower.steps": [3, 4] }
+  sweep: { "study-stage1.objective": ["captions", "layouts"] }
 })

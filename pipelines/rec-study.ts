@@ -1,13 +1,15 @@
 /**
  * The REC study: the Pink recipe (stage 1, stage 2, evaluation) over the foundation's towers
- * (pipelines/foundation.ts), on the main pipeline's data. Its sweep compares tower pretraining
- * lengths; every point shares the data stages and the vocabulary, and each row of
+ * (pipelines/foundation.ts), on the main pipeline's data. Its sweep compares what stage 1 aligns
+ * the projection on — the paper's captions, or the scene layouts the LM tower was pretrained on
+ * (src/train/Alignment.ts); every point shares the data stages and both towers, and each row of
  * `pinkflow compare` is reproduced by `pinkflow run pipelines/rec-study.ts --set <its point>`.
  *
  * The gates are reported, not enforced: the study measures what REC a tower of a given quality
  * gives, including towers below their gate (`requireGates: false`).
  */
 import { Input, Pipeline } from "pinkflow"
+import foundation from "./foundation.ts"
 import * as Foundation from "../stages/foundation/gates.ts"
 import { lmTower, visionTower } from "../stages/foundation/towers.ts"
 import { vocabulary } from "../stages/foundation/vocabulary.ts"
@@ -21,7 +23,7 @@ const stage1 = stage1From("study-stage1", {
   vision: Input.model(visionTower.out.model),
   lm: Input.model(lmTower.out.model),
   gates: { vision: Input.json(Foundation.visionGate.out.metrics), lm: Input.json(Foundation.lmGate.out.metrics) }
-}, "hires")
+}, { preset: "hires" })
 
 const pink = stage2("study-stage2", "Stage 2 (Pink) over the foundation's towers", { instructions: Input.directory(Data.instructions.out.train) }, true, { init: Input.model(stage1.out.model), preset: "hires" })
 
@@ -31,8 +33,9 @@ export default Pipeline.make({
   name: "rec-study",
   stages: [Data.scenes, Data.generalData, Data.instructions, Data.captions, Data.evalData, ...Foundation.all, stage1, pink, evaluation],
   params: {
+    ...foundation.params,
     "study-stage1": { requireGates: false },
     "study-evaluate": { limit: 200 }
   },
-  sweep: { "lm-tower.steps": [600, 3000] }
+  sweep: { "study-stage1.objective": ["captions", "layouts"] }
 })

@@ -1,6 +1,6 @@
 /**
  * The foundation and the REC study end to end at nano size (pipelines/rec-study-tiny.ts): both
- * sweep points run, the second shares everything upstream of the LM tower, the gates' metrics are
+ * sweep points (stage 1 on captions, on layouts) run, sharing everything upstream of stage 1, the gates' metrics are
  * there, `compare` shows the two points, and stage 1 refuses a failed tower unless told not to.
  */
 import test from "ava"
@@ -17,13 +17,13 @@ test("the REC study runs its sweep over the foundation, sharing what the points 
   const summaries = r.lines.filter((l) => l.type === "summary")
   t.is(summaries.length, 2)
   const computed = (stage: string) => r.lines.filter((l) => l.type === "stage" && l.stage === stage && l.status === "ran").length
-  for (const s of ["scenes", "foundation-vocab", "vision-tower", "vision-gate", "eval-data"]) t.is(computed(s), 1, `${s} is shared`)
-  for (const s of ["lm-tower", "lm-gate", "study-stage1", "study-stage2", "study-evaluate"]) t.is(computed(s), 2, `${s} per point`)
+  for (const s of ["scenes", "foundation-vocab", "vision-tower", "vision-gate", "lm-tower", "lm-gate", "eval-data"]) t.is(computed(s), 1, `${s} is shared`)
+  for (const s of ["study-stage1", "study-stage2", "study-evaluate"]) t.is(computed(s), 2, `${s} per point`)
 
   const gate = JSON.parse(fs.readFileSync(p.pinkflow("path", "vision-gate.metrics").stdout.trim(), "utf8"))
   for (const k of ["colour", "shape", "size", "box", "pass"]) t.true(k in gate, k)
   const c = p.json("compare", ...summaries.map((s) => s.run)).lines[0]
-  t.deepEqual(c.rows.find((x: any) => x.name === "lm-tower.steps").values, [3, 4])
+  t.deepEqual(c.rows.find((x: any) => x.name === "study-stage1.objective").values, ["captions", "layouts"])
   t.true(c.rows.some((x: any) => x.section === "metric" && x.name === "study-evaluate.metrics.rec/val"))
 
   // The foundation pipeline is the same stages: its vocabulary is already cached.
@@ -32,7 +32,7 @@ test("the REC study runs its sweep over the foundation, sharing what the points 
   t.regex(foundation.stdout, /^foundation-vocab\s+up-to-date/m)
 
   // Stage 1 takes the gates as inputs: with the gates required, a failed tower stops it.
-  const strict = p.json("run", "pipelines/rec-study-tiny.ts", "--set", "study-stage1.requireGates=true", "--set", "lm-tower.steps=3")
+  const strict = p.json("run", "pipelines/rec-study-tiny.ts", "--set", "study-stage1.requireGates=true", "--set", "study-stage1.objective=layouts")
   t.not(strict.code, 0)
   const failed = strict.lines.find((l) => l.type === "stage" && l.stage === "study-stage1")
   t.is(failed?.status, "failed")

@@ -38,7 +38,7 @@ browserTest("the explorer: DAG, stage panel, lineage, gallery, bootstrap pairs, 
     await page.goto(`${ui.url}#pipeline=pipelines/pink-tiny.ts`)
     await page.waitForSelector("g.node[data-stage=stage2]")
     const states = await page.$$eval("g.node", (ns) => ns.map((n) => n.getAttribute("data-state") ?? ""))
-    t.is(states.length, 22)
+    t.is(states.length, 24)
     t.true(states.every((s) => s === "cached"), states.join(","))
     await page.screenshot({ path: path.join(shots, "dag.png") })
 

@@ -1,15 +1,11 @@
 /**
- * Pretraining of the parts Pink keeps frozen, since CLIP and Llama cannot be downloaded here:
+ * Pretraining of the parts Pink keeps frozen (the foundation's towers), since CLIP and Llama
+ * cannot be downloaded here:
  *
- * - `vit`: CLIP-style contrastive training of the ViT on image–caption pairs. A small text tower
- *   (mean of token embeddings → linear) and an image head (mean-pooled ViT output → linear) map
- *   both into one space; the loss is the symmetric InfoNCE over the batch. The heads are dropped
- *   afterwards; only the ViT is kept.
  * - `vitDense` (the foundation's vision tower): every patch of the feature block predicts the
  *   colour, shape and size of the object covering it (or background) and the bin of each corner of
  *   that object's box, from linear heads that are dropped afterwards — patch-level supervision, so
  *   the frozen features say what is where.
- * - `lm`: next-token training of the LM on text.
  * - `lmLayouts` (the foundation's LM): the LM reads scene layouts (Layouts.ts) at the image slot
  *   and answers questions about them; the loss covers the answers.
  *
@@ -22,19 +18,12 @@ import * as Scene from "../data/Scene.ts"
 import * as Config from "../model/Config.ts"
 import * as Freeze from "../model/Freeze.ts"
 import * as L from "../model/Layers.ts"
-import * as Lm from "../model/Lm.ts"
 import * as Pink from "../model/Pink.ts"
 import * as Tok from "../model/Tokenizer.ts"
 import * as Vit from "../model/Vit.ts"
 import * as W from "../model/Weights.ts"
 import * as Layouts from "./Layouts.ts"
 import * as Loop from "./Loop.ts"
-
-export interface Pair {
-  /** [S, S, 3] in [0, 1], row-major. */
-  readonly image: Float32Array
-  readonly caption: string
-}
 
 export interface Options {
   readonly steps: number
@@ -52,41 +41,6 @@ export interface Options {
 export const sampleIndices = (n: number, batchSize: number, seed: number, step: number): Array<number> => {
   const next = W.rng(W.seedFor(seed, `batch-${step}`))
   return Array.from({ length: batchSize }, () => Math.floor(next() * n))
-}
-
-const EMBED = 64
-const LOGIT_SCALE = 1 / 0.07
-
-const initHeads = (w: W.Weights, seed: number, c: Config.Config, vocab: number) => {
-  L.initLinear(w, seed, "clip/img", c.vit.width, EMBED)
-  W.add(w, seed, "clip/txt/wte", [vocab, EMBED], { kind: "normal", std: 0.02 })
-  L.initLinear(w, seed, "clip/txt/proj", EMBED, EMBED)
-}
-
-const normalise = (x: tf.Tensor) => tf.div(x, tf.add(tf.norm(x, "euclidean", -1, true), 1e-6)) // [B, E]
-
-/** Symmetric InfoNCE between images [B, S, S, 3] and captions ids [B, L] (mask [B, L]). */
-export const contrastiveLoss = (w: W.Weights, c: Config.Config, images: tf.Tensor, ids: tf.Tensor, mask: tf.Tensor): tf.Scalar => {
-  const img = normalise(L.linear(w, "clip/img", Vit.pooled(w, c, images))) // [B, E]
-  const tokens = tf.gather(W.get(w, "clip/txt/wte"), tf.cast(ids, "int32")) // [B, L, E]
-  const m = tf.expandDims(mask, -1) // [B, L, 1]
-  const pooled = tf.div(tf.sum(tf.mul(tokens, m), 1), tf.maximum(tf.sum(m, 1), 1)) // [B, E]
-  const txt = normalise(L.linear(w, "clip/txt/proj", pooled)) // [B, E]
-  const logits = tf.mul(tf.matMul(img, txt, false, true), LOGIT_SCALE) // [B, B]
-  const B = logits.shape[0]!
-  const labels = tf.oneHot(tf.range(0, B, 1, "int32"), B) // [B, B]
-  const ce = (x: tf.Tensor) => tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(x, -1), labels), -1))) // []
-  return tf.div(tf.add(ce(logits), ce(tf.transpose(logits))), 2) as tf.Scalar
-}
-
-const padIds = (rows: ReadonlyArray<ReadonlyArray<number>>, length: number) => {
-  const ids = new Int32Array(rows.length * length)
-  const mask = new Float32Array(rows.length * length)
-  rows.forEach((r, b) => r.slice(0, length).forEach((id, t) => {
-    ids[b * length + t] = id
-    mask[b * length + t] = 1
-  }))
-  return { ids, mask }
 }
 
 /** Options for Loop.train shared by the pretrainings. */
@@ -117,22 +71,6 @@ const withHeads = async (model: Pink.Model, prefix: string, init: () => void, lo
       w.delete(n)
     }
   }
-}
-
-/** Contrastive pretraining of the model's ViT (its adapters, if any, are not used). */
-export const vit = (model: Pink.Model, tok: Tok.Tokenizer, pairs: ReadonlyArray<Pair>, o: Options): Promise<Loop.Result> => {
-  const c = model.config
-  const S = c.vit.imageSize
-  const w = model.weights
-  const captions = pairs.map((p) => tok.encode(p.caption))
-  const L_ = Math.max(1, Math.min(48, Math.max(...captions.map((x) => x.length))))
-  return withHeads(model, "clip/", () => initHeads(w, o.seed, c, tok.size), (step) => {
-    const idx = sampleIndices(pairs.length, o.batchSize, o.seed, step)
-    const pixels = new Float32Array(idx.length * S * S * 3)
-    idx.forEach((i, b) => pixels.set(pairs[i]!.image, b * S * S * 3))
-    const { ids, mask } = padIds(idx.map((i) => captions[i]!), L_)
-    return contrastiveLoss(w, c, tf.tensor4d(pixels, [idx.length, S, S, 3]), tf.tensor2d(ids, [idx.length, L_], "int32"), tf.tensor2d(mask, [idx.length, L_]))
-  }, o)
 }
 
 export interface DenseItem {
@@ -245,33 +183,6 @@ export const patchFeatures = (model: Pink.Model, items: ReadonlyArray<DenseItem>
     x.dispose()
   }
   return concat(chunks, (n) => new Float32Array(n))
-}
-
-/** Next-token pretraining of the model's LM on text. */
-export const lm = async (model: Pink.Model, tok: Tok.Tokenizer, texts: ReadonlyArray<string>, o: Options): Promise<Loop.Result> => {
-  const c = model.config
-  const T = c.lm.maxLen
-  const encoded = texts.map((t) => [Tok.BOS, ...tok.encode(t), Tok.EOS])
-  const length = Math.min(T, Math.max(...encoded.map((e) => e.length)) - 1)
-  return Loop.train(model.weights, Freeze.policy("lm", model), (step) => {
-    const idx = sampleIndices(texts.length, o.batchSize, o.seed, step)
-    const B = idx.length
-    const ids = new Int32Array(B * length)
-    const targets = new Int32Array(B * length)
-    const weights = new Float32Array(B * length)
-    idx.forEach((i, b) => {
-      const e = encoded[i]!
-      for (let t = 0; t < Math.min(length, e.length - 1); t++) {
-        ids[b * length + t] = e[t]!
-        targets[b * length + t] = e[t + 1]!
-        weights[b * length + t] = 1
-      }
-    })
-    const idT = tf.tensor2d(ids, [B, length], "int32")
-    const x = tf.add(Lm.tokens(model.weights, idT), Lm.positions(model.weights, tf.range(0, length, 1, "int32"))) // [B, T, C]
-    const hidden = Lm.run(model.weights, c, x, Lm.causalMask(length), undefined) // [B, T, C]
-    return Pink.maskedLoss(Lm.logits(model.weights, hidden), tf.tensor2d(targets, [B, length], "int32"), tf.tensor2d(weights, [B, length]))
-  }, loopOptions(o, o.batchSize * length))
 }
 
 /**

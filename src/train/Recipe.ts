@@ -19,6 +19,25 @@ export type Init =
   | { readonly from: "pretrained"; readonly vision: string; readonly lm: string; readonly vocab: ReadonlyArray<string> }
   | { readonly from: "model"; readonly dir: string }
 
+/** The model a training stage starts from: fresh with the pretrained towers loaded, or a saved model (adapters dropped when `adapters` is off). */
+export const initModel = async (init: Init, adapters: boolean, o: Pick<TrainOptions, "preset" | "seed">): Promise<{ readonly model: Pink.Model; readonly tok: Tok.Tokenizer }> => {
+  if (init.from === "pretrained") {
+    const tok = Tok.fromVocab(init.vocab)
+    const model = Pink.init(Config.presets[o.preset], tok.size, Prompt.imageSlot(tok), o.seed, adapters)
+    await Checkpoint.loadParts(model, init.vision, ["vit/"])
+    await Checkpoint.loadParts(model, init.lm, ["lm/"])
+    return { model, tok }
+  }
+  const { model, tokenizer: tok } = await Checkpoint.load(init.dir)
+  if (!adapters && Pink.hasAdapters(model)) {
+    for (const n of [...model.weights.keys()].filter((n) => n.includes("/adapter/"))) {
+      model.weights.get(n)!.dispose()
+      model.weights.delete(n)
+    }
+  }
+  return { model, tok }
+}
+
 /**
  * A training stage: stage 1 (`projectionOnly` on captions) or stage 2 (`adaptersAndProjection` on
  * the instruction mix). `adapters: false` builds the model without adapters (the projection-only
@@ -26,24 +45,7 @@ export type Init =
  */
 export const trainStage = async (init: Init, sources: ReadonlyArray<{ readonly dir: string; readonly file: string }>, policyName: Freeze.Name, adapters: boolean, out: string, o: TrainOptions) => {
   const backend = await started(o.log)
-  let model: Pink.Model
-  let tok: Tok.Tokenizer
-  if (init.from === "pretrained") {
-    tok = Tok.fromVocab(init.vocab)
-    model = Pink.init(Config.presets[o.preset], tok.size, Prompt.imageSlot(tok), o.seed, adapters)
-    await Checkpoint.loadParts(model, init.vision, ["vit/"])
-    await Checkpoint.loadParts(model, init.lm, ["lm/"])
-  } else {
-    const loaded = await Checkpoint.load(init.dir)
-    tok = loaded.tokenizer
-    model = loaded.model
-    if (!adapters && Pink.hasAdapters(model)) {
-      for (const n of [...model.weights.keys()].filter((n) => n.includes("/adapter/"))) {
-        model.weights.get(n)!.dispose()
-        model.weights.delete(n)
-      }
-    }
-  }
+  const { model, tok } = await initModel(init, adapters, o)
   const c = model.config
   const set = Data.load(sources, tok, c)
   o.log(`${set.items.length} training samples${set.tooLong > 0 ? ` (${set.tooLong} longer than the context left out)` : ""}`)

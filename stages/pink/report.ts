@@ -5,10 +5,10 @@ import { generalOnly, projectionOnly } from "./ablations.ts"
 import { bootstrapFilter, pinkStar } from "./bootstrap.ts"
 import * as Data from "./data.ts"
 import { evaluateGeneralOnly, evaluatePink, evaluatePinkStar, evaluateProjectionOnly } from "./evaluate.ts"
+import { lmTower, visionTower } from "../foundation/towers.ts"
 import type { Json } from "./lib/training.ts"
 import { stage1 } from "./stage1.ts"
 import { pink } from "./stage2.ts"
-import { pretrainLm, pretrainVision } from "./towers.ts"
 
 export const report = Stage.make({
   name: "report",
@@ -18,8 +18,8 @@ export const report = Stage.make({
     pinkStar: Input.metrics(evaluatePinkStar.out.metrics),
     projectionOnly: Input.metrics(evaluateProjectionOnly.out.metrics),
     generalOnly: Input.metrics(evaluateGeneralOnly.out.metrics),
-    curveVision: Input.json(pretrainVision.out.curve),
-    curveLm: Input.json(pretrainLm.out.curve),
+    curveVision: Input.json(visionTower.out.curve),
+    curveLm: Input.json(lmTower.out.curve),
     curveStage1: Input.json(stage1.out.curve),
     curvePink: Input.json(pink.out.curve),
     curvePinkStar: Input.json(pinkStar.out.curve),
@@ -48,8 +48,8 @@ export const report = Stage.make({
       const summary = Report.write(outputs.report, {
         models,
         curves: [
-          { stage: "pretrain-vision", points: curve(inputs.curveVision) },
-          { stage: "pretrain-lm", points: curve(inputs.curveLm) },
+          { stage: "vision tower", points: curve(inputs.curveVision) },
+          { stage: "LM tower", points: curve(inputs.curveLm) },
           { stage: "stage 1", points: curve(inputs.curveStage1) },
           { stage: "stage 2 (Pink)", points: curve(inputs.curvePink) },
           { stage: "stage 2 (Pink*)", points: curve(inputs.curvePinkStar) },

@@ -3,8 +3,9 @@ import { Schema } from "effect"
 import { Input, Stage } from "pinkflow"
 import * as Data from "./data.ts"
 import { jsonl, trainingStage, type Json, type Vocab } from "./lib/training.ts"
-import { tokenizer } from "./tokenizer.ts"
-import { pretrainLm, pretrainVision } from "./towers.ts"
+import { lmGate, visionGate } from "../foundation/gates.ts"
+import { lmTower, visionTower } from "../foundation/towers.ts"
+import { vocabulary } from "../foundation/vocabulary.ts"
 
 export interface Towers {
   readonly vocab: Input.FromStage<"json", Vocab>
@@ -25,14 +26,27 @@ const checkGates = (gates: Readonly<Record<string, Json>>, required: boolean, lo
   }
 }
 
-/** Stage 1 over a pair of towers and their vocabulary. */
-export const stage1From = (name: string, towers: Towers, preset?: "small" | "hires") =>
+/**
+ * Stage 1 over a pair of towers and their vocabulary. `objective` is what the projection learns
+ * from: `captions` (the paper's stage 1, on image–caption pairs) or `layouts` (towers whose LM was
+ * pretrained on scene layouts, src/train/Alignment.ts: the projected patches against their
+ * layout cells, and the LM's answers to layout questions with the image in the layout's place, on
+ * `scenes` generated scenes of `sceneSeed`). Either way only the projection trains.
+ */
+export const stage1From = (name: string, towers: Towers, o: { readonly preset?: "small" | "hires"; readonly objective?: "captions" | "layouts" } = {}) =>
   trainingStage({
     name,
-    description: "Stage 1: the projection, on captions (everything else frozen)",
+    description: "Stage 1: the projection, on captions or on scene layouts (everything else frozen)",
     defaults: [300, 16, 2e-3, 0, 0.03, 13],
-    ...(preset === undefined ? {} : { preset }),
-    params: { requireGates: Stage.param(Schema.Boolean, true) },
+    ...(o.preset === undefined ? {} : { preset: o.preset }),
+    params: {
+      requireGates: Stage.param(Schema.Boolean, true),
+      objective: Stage.param(Schema.Literals(["captions", "layouts"]), o.objective ?? "captions"),
+      sceneSeed: Stage.param(Schema.Int, 301),
+      scenes: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 2000),
+      turns: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 8),
+      alignWeight: Stage.param(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0)), 1)
+    },
     inputs: {
       vocab: towers.vocab,
       vision: towers.vision,
@@ -43,8 +57,10 @@ export const stage1From = (name: string, towers: Towers, preset?: "small" | "hir
     train: async (inputs, model, o, extra) => {
       const gates = inputs as { visionGate?: Json; lmGate?: Json }
       if (gates.visionGate !== undefined && gates.lmGate !== undefined) checkGates({ vision: gates.visionGate, lm: gates.lmGate }, extra.requireGates, o.log)
+      const init = { from: "pretrained", vision: inputs.vision, lm: inputs.lm, vocab: inputs.vocab } as const
+      if (extra.objective === "layouts") return (await import("../../src/train/Alignment.ts")).alignStage(init, extra, model, o)
       return (await import("../../src/train/Recipe.ts")).trainStage(
-        { from: "pretrained", vision: inputs.vision, lm: inputs.lm, vocab: inputs.vocab },
+        init,
         [jsonl(inputs.captions)],
         "projectionOnly",
         true,
@@ -54,8 +70,10 @@ export const stage1From = (name: string, towers: Towers, preset?: "small" | "hir
     }
   })
 
+/** The recipe's stage 1: over the foundation's towers (pipelines/foundation.ts), aligned to the LM's layouts. */
 export const stage1 = stage1From("stage1", {
-  vocab: Input.json(tokenizer.out.vocab),
-  vision: Input.model(pretrainVision.out.model),
-  lm: Input.model(pretrainLm.out.model)
-})
+  vocab: Input.json(vocabulary.out.vocab),
+  vision: Input.model(visionTower.out.model),
+  lm: Input.model(lmTower.out.model),
+  gates: { vision: Input.json(visionGate.out.metrics), lm: Input.json(lmGate.out.metrics) }
+}, { preset: "hires", objective: "layouts" })

@@ -14,7 +14,7 @@ export const stage2 = (
   description: string,
   data: { readonly instructions: Input.FromStage<"directory", string>; readonly extra?: Input.FromStage<"directory", string> },
   adapters: boolean,
-  from: { readonly init: Input.FromStage<"model", string>; readonly preset?: "small" | "hires" } = { init: Input.model(stage1.out.model) }
+  from: { readonly init: Input.FromStage<"model", string>; readonly preset?: "small" | "hires" } = { init: Input.model(stage1.out.model), preset: "hires" }
 ) =>
   trainingStage({
     name,

@@ -1,7 +1,8 @@
 /**
  * The foundation's pieces at nano size: scene layouts (what the LM reads in place of an image),
- * the LM's pretraining on them, and the towers' gates.
+ * the LM's pretraining on them, stage 1 aligned to them, and the towers' gates.
  */
+import * as tf from "@tensorflow/tfjs-core"
 import test from "ava"
 import * as Layout from "../../src/data/Layout.ts"
 import * as RcTasks from "../../src/data/RcTasks.ts"
@@ -12,7 +13,10 @@ import * as Pink from "../../src/model/Pink.ts"
 import * as Prompt from "../../src/model/Prompt.ts"
 import * as Tok from "../../src/model/Tokenizer.ts"
 import * as W from "../../src/model/Weights.ts"
+import * as Alignment from "../../src/train/Alignment.ts"
+import * as Freeze from "../../src/model/Freeze.ts"
 import * as Layouts from "../../src/train/Layouts.ts"
+import * as Loop from "../../src/train/Loop.ts"
 import * as Pretrain from "../../src/train/Pretrain.ts"
 import * as Vocabulary from "../../src/train/Vocabulary.ts"
 import { config } from "./fixture.ts"
@@ -89,5 +93,24 @@ test.serial("the gates score a nano tower with shares in [0, 1] over the held-ou
   const g = await Gates.lmGrounding(m, tok, { seed: 13, scenes: 3, batchSize: 8 })
   t.is(g.n, [0, 1, 2].reduce((n, i) => n + Scene.generate(i, { seed: 13, minObjects: 3, maxObjects: 6 }).scene.regions.length, 0))
   t.true(g.accuracy >= 0 && g.accuracy <= 1 && g.wellFormed >= 0 && g.wellFormed <= 1)
+  W.dispose(m.weights)
+})
+
+test.serial("stage 1 on layouts lowers the projected patches' error against their cells and trains the projection alone", async (t) => {
+  const m = Pink.init(config, tok.size, Prompt.imageSlot(tok), 7, true)
+  const items = Alignment.items(tok, config, { seed: 8, scenes: 16, turns: 2 })
+  t.true(items.every((i) => i.image.length === config.vit.imageSize ** 2 * 3 && i.layout.cellMask.some((v) => v === 1)))
+  const error = () => tf.tidy(() => Alignment.losses(m, items, 0).error.dataSync()[0]!)
+  const frozen = new Map([...m.weights].filter(([n]) => !n.startsWith("proj/")).map(([n, v]) => [n, Array.from(v.dataSync())]))
+  const before = error()
+  const policy = Freeze.policy("projectionOnly", m, tok)
+  await Loop.train(m.weights, policy, (step, seed) => {
+    const l = Alignment.losses(m, items.slice((step * 4) % 16, (step * 4) % 16 + 4), seed)
+    return tf.add(l.answer, l.error) as tf.Scalar
+  }, { steps: 30, lr: 1e-2, warmupFraction: 0, seed: 1, tokensPerStep: 1 })
+  const after = error()
+  t.log(`relative error ${before.toFixed(3)} → ${after.toFixed(3)}`)
+  t.true(after < before * 0.8)
+  t.true([...frozen].every(([n, v]) => Array.from(m.weights.get(n)!.dataSync()).every((x, i) => x === v[i])), "only the projection changed")
   W.dispose(m.weights)
 })
