@@ -153,6 +153,15 @@ test("a read-only substitute from the config file works and is left as it was", 
     t.deepEqual(r.stages[s].outputs, original[s].outputs)
   }
   t.deepEqual(snapshot(exportDir), before)
+  // --no-substitutes ignores the config file's: a fresh store computes everything, to the same digests.
+  const scratch = fresh(p, "d", "--no-substitutes")
+  t.is(scratch.code, 0, scratch.stderr)
+  t.deepEqual(ran(scratch.lines), Object.keys(original).sort())
+  for (const s of Object.keys(original)) t.deepEqual(scratch.stages[s].outputs, original[s].outputs)
+  t.is(p.json("status", EX, "--store", path.join(p.dir, "e"), "--no-substitutes").lines[0].stages.filter((s: any) => s.substitute !== undefined).length, 0)
+  const both = p.pinkflow("run", EX, "--store", path.join(p.dir, "f"), "--no-substitutes", "--substitute", "shared/diamond")
+  t.is(both.code, 2)
+  t.regex(both.stderr.trim(), /^pinkflow: --no-substitutes and --substitute contradict each other; give one$/)
   // A mistyped substitute is one line, exit 2.
   const bad = p.pinkflow("run", EX, "--store", path.join(p.dir, "c"), "--substitute", "shared/nope")
   t.is(bad.code, 2)

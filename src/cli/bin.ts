@@ -109,6 +109,11 @@ const substituteFlag = Flag.String("substitute").pipe(
   Flag.atLeast(0)
 )
 
+const noSubstitutesFlag = Flag.Boolean("no-substitutes").pipe(
+  Flag.withDescription("Take nothing from substitutes, not even pinkflow.config.json's: compute what the local store lacks"),
+  Flag.withDefault(false)
+)
+
 const services = (root: string, substitutes: ReadonlyArray<string> = []) => {
   const store = Store.layer(root)
   return Layer.mergeAll(
@@ -121,10 +126,15 @@ const services = (root: string, substitutes: ReadonlyArray<string> = []) => {
 
 /**
  * The substitutes of a command: `--substitute` directories first, then the config file's; each must
- * be a directory (a mistyped one is a one-line error, not a silent miss).
+ * be a directory (a mistyped one is a one-line error, not a silent miss). `--no-substitutes` takes
+ * none (and refuses `--substitute` beside it).
  */
-const substitutesOf = (flags: ReadonlyArray<string>, near: string | undefined) =>
+const substitutesOf = (flags: ReadonlyArray<string>, near: string | undefined, none = false) =>
   Effect.gen(function*() {
+    if (none) {
+      if (flags.length > 0) return yield* new ArgumentError({ detail: "--no-substitutes and --substitute contradict each other; give one" })
+      return []
+    }
     const root = Loader.projectRoot(near === undefined ? path.join(process.cwd(), "x") : path.resolve(near))
     const config = yield* ProjectConfig.load(root)
     const dirs = [...flags.map((d) => path.resolve(d)), ...config.substitutes]
@@ -186,6 +196,7 @@ const run = Command.make("run", {
   account: Flag.String("account").pipe(Flag.withDescription("Slurm account (implies --executor slurm)"), Flag.optional),
   verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Print stage logs"), Flag.withDefault(false)),
   substitute: substituteFlag,
+  noSubstitutes: noSubstitutesFlag,
   json,
   store: storeFlag
 }, (a) =>
@@ -194,7 +205,7 @@ const run = Command.make("run", {
     yield* atLeast("gpus", a.gpus, 1)
     interruptNote = " (completed stages are kept; run again to continue)"
     const set = yield* parseSet(a.set)
-    const substitutes = yield* substitutesOf(a.substitute, a.pipeline)
+    const substitutes = yield* substitutesOf(a.substitute, a.pipeline, a.noSubstitutes)
     // Stages read the backend through their declared environment, so it enters their cache keys.
     if (Option.isSome(a.backend)) process.env.PINKFLOW_BACKEND = a.backend.value
     const emit = a.json ? Render.jsonEvents((l) => process.stdout.write(`${l}\n`)) : Render.textEvents((l) => process.stdout.write(`${l}\n`), { verbose: a.verbose })
@@ -227,10 +238,10 @@ const run = Command.make("run", {
 // ---------------------------------------------------------------------------------------------
 // status / why / dag
 
-const status = Command.make("status", { pipeline: pipelineArg, set: setFlag, substitute: substituteFlag, json, store: storeFlag }, (a) =>
+const status = Command.make("status", { pipeline: pipelineArg, set: setFlag, substitute: substituteFlag, noSubstitutes: noSubstitutesFlag, json, store: storeFlag }, (a) =>
   handleErrors(Effect.gen(function*() {
     const set = yield* parseSet(a.set)
-    const substitutes = yield* substitutesOf(a.substitute, a.pipeline)
+    const substitutes = yield* substitutesOf(a.substitute, a.pipeline, a.noSubstitutes)
     const variants = yield* Engine.inspect(a.pipeline, set).pipe(Effect.provide(services(storeRoot(a.store, a.pipeline), substitutes)))
     for (const { states } of variants) {
       for (const s of states) for (const w of s.warnings) yield* Effect.sync(() => void process.stderr.write(`pinkflow: warning: stage ${s.stage}: ${w}\n`))
