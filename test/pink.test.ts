@@ -23,7 +23,12 @@ test("pink-tiny runs end to end, caches, and reruns only what a stage-2 param to
   t.regex(html, /<table>/)
   t.regex(html, /Pink \(paper\)/)
   t.regex(html, /<svg /)
-  t.true(fs.readFileSync(path.join(report, "summary.md"), "utf8").startsWith("# Pink, in miniature"))
+  const md = fs.readFileSync(path.join(report, "summary.md"), "utf8")
+  t.true(md.startsWith("# Pink, in miniature"))
+  t.regex(md, /^- adapters vs projection only: [+-]\d+\.\d points \[[+-]\d+\.\d, [+-]\d+\.\d\] \(n = \d+\)$/m)
+  const claims = JSON.parse(fs.readFileSync(p.pinkflow("path", "report.summary").stdout.trim(), "utf8")).claims
+  t.deepEqual(claims.map((c: any) => c.name), ["adapters vs projection only", "RC tasks + general vs general data only", "bootstrapping: Pink* vs Pink"])
+  t.true(claims.every((c: any) => c.n > 0 && c.low <= c.difference && c.difference <= c.high), "each on the shared items, its interval around it")
   const predictions = p.pinkflow("path", "evaluate-pink.predictions").stdout.trim()
   const rows = fs.readFileSync(path.join(predictions, "predictions.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
   t.true(rows.every((r) => "prompt" in r && "generated" in r && "truth" in r && "parsed" in r))

@@ -1,12 +1,13 @@
 /**
  * The Pink report: a self-contained HTML page and a markdown summary with the results table laid
  * out like the paper's RC table (our models, each ablation, and the paper's numbers for
- * reference), loss curves of every training stage, the bootstrap survival rate, trainable
+ * reference), the paper's claims as differences with 95 % intervals, loss curves of every training stage, the bootstrap survival rate, trainable
  * parameter counts, and a gallery of evaluation images with predicted and true boxes drawn.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type * as Box from "../data/Box.ts"
+import * as Claims from "./Claims.ts"
 import * as Raster from "../data/Raster.ts"
 
 export interface ModelResult {
@@ -25,6 +26,8 @@ export interface Input {
   readonly models: ReadonlyArray<ModelResult>
   readonly curves: ReadonlyArray<Curve>
   readonly bootstrap: { readonly candidates: number; readonly kept: number; readonly survival: number; readonly perCategory: Readonly<Record<string, { kept: number; total: number; rate: number }>> } | undefined
+  /** The paper's claims on REC, each a difference with its 95 % interval (Claims.ts). */
+  readonly claims: ReadonlyArray<Claims.Claim>
   readonly totalParameters: number | undefined
   /** REC predictions to draw: eval directory and predictions of the model shown. */
   readonly gallery: { readonly evalDir: string; readonly model: string; readonly predictions: ReadonlyArray<{ readonly image: string; readonly prompt: string; readonly generated: string; readonly parsed: unknown; readonly truth: unknown; readonly correct: boolean }> } | undefined
@@ -93,8 +96,14 @@ const drawn = (file: string, truth: Box.Norm, predicted: Box.Norm | null): Buffe
 export const write = (out: string, input: Input): string => {
   const md: Array<string> = ["# Pink, in miniature", "", table(input.models), ""]
   for (const m of input.models) md.push(`- **${m.name}**: ${m.note}`)
+  if (input.claims.length > 0) {
+    md.push("", "The paper's claims on REC (all splits; difference in accuracy, 95 % paired bootstrap interval over items):", "")
+    for (const c of input.claims) md.push(`- ${c.name}: ${Claims.describe(c)}`)
+  }
   if (input.bootstrap !== undefined) {
     md.push("", `Bootstrapping kept ${input.bootstrap.kept} of ${input.bootstrap.candidates} described boxes (survival ${pct(input.bootstrap.survival)} %).`)
+    const categories = Object.entries(input.bootstrap.perCategory)
+    if (categories.length > 0) md.push("", `Kept per category: ${categories.map(([k, v]) => `${k} ${v.kept}/${v.total}`).join(", ")}.`)
   }
   if (input.totalParameters !== undefined) md.push("", `Model size: ${input.totalParameters.toLocaleString("en-US")} parameters.`)
   const summary = md.join("\n") + "\n"
@@ -115,12 +124,16 @@ export const write = (out: string, input: Input): string => {
   const boot = input.bootstrap === undefined ? "" : `<h2>Bootstrapping</h2><p>Kept ${input.bootstrap.kept} of ${input.bootstrap.candidates} (${pct(input.bootstrap.survival)} %).</p><table><tr><th>category</th><th>kept</th><th>total</th><th>rate</th></tr>${
     Object.entries(input.bootstrap.perCategory).map(([k, v]) => `<tr><td>${escape(k)}</td><td>${v.kept}</td><td>${v.total}</td><td>${pct(v.rate)} %</td></tr>`).join("")
   }</table>`
+  const claims = input.claims.length === 0 ? "" : `<h2>The paper's claims (REC)</h2><table><tr><th>claim</th><th>difference (points)</th><th>95 % interval</th><th>items</th></tr>${
+    input.claims.map((c) => `<tr><td>${escape(c.name)}</td><td>${(c.difference * 100).toFixed(1)}</td><td>[${(c.low * 100).toFixed(1)}, ${(c.high * 100).toFixed(1)}]</td><td>${c.n}</td></tr>`).join("")
+  }</table>`
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Pink report</title><style>
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
 th:first-child{text-align:left}tr.paper{color:#777}figure{display:inline-block;margin:6px;vertical-align:top;max-width:260px}figure.bad figcaption{color:#a00}
 img{image-rendering:pixelated;max-width:256px}code{font-size:12px}</style></head><body>
 <h1>Pink, in miniature</h1><p>Accuracy in % on held-out generated splits; the paper's rows are its own numbers at 7B scale, for reference.</p>
 ${htmlTable}<ul>${input.models.map((m) => `<li><b>${escape(m.name)}</b>: ${escape(m.note)}</li>`).join("")}</ul>
+${claims}
 <h2>Training loss</h2>${input.curves.map(svgCurve).join("")}
 ${boot}
 <h2>Gallery${input.gallery === undefined ? "" : ` (${escape(input.gallery.model)}, REC)`}</h2><p>Green: ground truth; magenta: prediction.</p>${gallery.join("")}

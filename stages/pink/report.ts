@@ -1,4 +1,4 @@
-/** The report: the results table, loss curves, bootstrap survival and a gallery, as HTML and markdown. */
+/** The report: the results table, the paper's claims with 95 % intervals, loss curves, bootstrap survival and a gallery, as HTML and markdown. */
 import { Effect } from "effect"
 import { Artifact, Input, Stage } from "pinkflow"
 import { generalOnly, projectionOnly } from "./ablations.ts"
@@ -27,12 +27,16 @@ export const report = Stage.make({
     curveGeneralOnly: Input.json(generalOnly.out.curve),
     bootstrap: Input.json(bootstrapFilter.out.stats),
     eval: Input.directory(Data.evalData.out.eval),
-    predictions: Input.directory(evaluatePinkStar.out.predictions)
+    predictions: Input.directory(evaluatePinkStar.out.predictions),
+    predictionsPink: Input.directory(evaluatePink.out.predictions),
+    predictionsProjectionOnly: Input.directory(evaluateProjectionOnly.out.predictions),
+    predictionsGeneralOnly: Input.directory(evaluateGeneralOnly.out.predictions)
   },
   outputs: { report: Artifact.directory(), summary: Artifact.json<Json>() },
   run: ({ inputs, outputs, log }) =>
     Effect.promise(async () => {
       const Report = await import("../../src/eval/Report.ts")
+      const Claims = await import("../../src/eval/Claims.ts")
       const fs = await import("node:fs")
       const path = await import("node:path")
       const curve = (c: Json) => (c.losses ?? []) as ReadonlyArray<readonly [number, number]>
@@ -44,7 +48,16 @@ export const report = Stage.make({
         { name: "projection only", note: "no adapters: projection and delimiter rows only", metrics: inputs.projectionOnly, trainable: trainable(inputs.curveProjectionOnly) },
         { name: "general data only", note: "no RC tasks in stage 2", metrics: inputs.generalOnly, trainable: trainable(inputs.curveGeneralOnly) }
       ]
-      const predictions = fs.readFileSync(path.join(inputs.predictions, "predictions.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((p) => p.kind === "rec")
+      const read = (dir: string) => fs.readFileSync(path.join(dir, "predictions.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+      const all = read(inputs.predictions)
+      const predictions = all.filter((p) => p.kind === "rec")
+      const rec = (name: string, rows: ReadonlyArray<any>) => ({ name, outcomes: Claims.outcomes(rows) })
+      const [star, pinkRec, projection, general] = [rec("Pink*", all), rec("Pink", read(inputs.predictionsPink)), rec("projection only", read(inputs.predictionsProjectionOnly)), rec("general data only", read(inputs.predictionsGeneralOnly))]
+      const claims = [
+        Claims.claim("adapters vs projection only", pinkRec, projection),
+        Claims.claim("RC tasks + general vs general data only", pinkRec, general),
+        Claims.claim("bootstrapping: Pink* vs Pink", star, pinkRec)
+      ]
       const summary = Report.write(outputs.report, {
         models,
         curves: [
@@ -57,15 +70,11 @@ export const report = Stage.make({
           { stage: "general only", points: curve(inputs.curveGeneralOnly) }
         ],
         bootstrap: inputs.bootstrap as never,
+        claims,
         totalParameters: inputs.curvePink.total as number | undefined,
         gallery: { evalDir: inputs.eval, model: "Pink*", predictions }
       })
       for (const line of summary.split("\n")) log(line)
-      const claims = {
-        adaptersOverProjectionOnly: (inputs.pink["rec/all"] ?? 0) - (inputs.projectionOnly["rec/all"] ?? 0),
-        rcOverGeneralOnly: (inputs.pink["rec/all"] ?? 0) - (inputs.generalOnly["rec/all"] ?? 0),
-        bootstrappingGain: (inputs.pinkStar["rec/all"] ?? 0) - (inputs.pink["rec/all"] ?? 0)
-      }
-      return { summary: { table: summary, claims, pinkStarRec: inputs.pinkStar["rec/all"] ?? 0 } }
+      return { summary: { table: summary, claims: claims as unknown as Json, pinkStarRec: inputs.pinkStar["rec/all"] ?? 0 } }
     })
 })
