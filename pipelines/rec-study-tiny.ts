@@ -25,7 +25,8 @@ export default Pipeline.make({
     "lm-gate": { scenes: 2, batchSize: 8 },
     "study-stage1": { ...nano(2), requireGates: false, scenes: 6, turns: 2 },
     "study-stage2": nano(2),
-    "study-evaluate": { limit: 3, batchSize: 8 }
+    "study-evaluate": { limit: 3, batchSize: 8 },
+    "study-evaluate-stage1": { limit: 3, batchSize: 8 }
   },
   sweep: { "study-stage1.objective": ["captions", "layouts"] }
 })

@@ -28,14 +28,17 @@ const stage1 = stage1From("study-stage1", {
 const pink = stage2("study-stage2", "Stage 2 (Pink) over the foundation's towers", { instructions: Input.directory(Data.instructions.out.train) }, true, { init: Input.model(stage1.out.model), preset: "hires" })
 
 const evaluation = evaluate("study-evaluate", Input.model(pink.out.model))
+/** Stage 1's model evaluated as it is: how much of REC the aligned projection alone gives. */
+const evaluationStage1 = evaluate("study-evaluate-stage1", Input.model(stage1.out.model))
 
 export default Pipeline.make({
   name: "rec-study",
-  stages: [Data.scenes, Data.generalData, Data.instructions, Data.captions, Data.evalData, ...Foundation.all, stage1, pink, evaluation],
+  stages: [Data.scenes, Data.generalData, Data.instructions, Data.captions, Data.evalData, ...Foundation.all, stage1, pink, evaluation, evaluationStage1],
   params: {
     ...foundation.params,
     "study-stage1": { requireGates: false },
-    "study-evaluate": { limit: 200 }
+    "study-evaluate": { limit: 200 },
+    "study-evaluate-stage1": { limit: 200 }
   },
   sweep: { "study-stage1.objective": ["captions", "layouts"] }
 })

@@ -18,7 +18,7 @@ test("the REC study runs its sweep over the foundation, sharing what the points 
   t.is(summaries.length, 2)
   const computed = (stage: string) => r.lines.filter((l) => l.type === "stage" && l.stage === stage && l.status === "ran").length
   for (const s of ["scenes", "foundation-vocab", "vision-tower", "vision-gate", "lm-tower", "lm-gate", "eval-data"]) t.is(computed(s), 1, `${s} is shared`)
-  for (const s of ["study-stage1", "study-stage2", "study-evaluate"]) t.is(computed(s), 2, `${s} per point`)
+  for (const s of ["study-stage1", "study-stage2", "study-evaluate", "study-evaluate-stage1"]) t.is(computed(s), 2, `${s} per point`)
 
   const gate = JSON.parse(fs.readFileSync(p.pinkflow("path", "vision-gate.metrics").stdout.trim(), "utf8"))
   for (const k of ["colour", "shape", "size", "box", "pass"]) t.true(k in gate, k)
