@@ -1,6 +1,6 @@
 /**
  * Model configuration: a typed schema with named presets. `nano` is for tests (seconds on a CPU),
- * `small` for the default run, `hires` for the grounding towers.
+ * `small` at 64 px, `hires` (128 px, 16-px patches) for the foundation's towers and the default run.
  */
 import { Schema } from "effect"
 
