@@ -26,7 +26,7 @@ export interface Prediction {
 /**
  * Evaluation on the held-out splits: REC Acc@0.5 per split (RefCOCO format), Visual-7W-style
  * pointing, PointQA exact match, counting, relation and short-answer accuracy, and the format-error
- * rate; `external` adds a RefCOCO-format split from elsewhere (refs, instances, image directory).
+ * rate, REC by phrase form (`rec/position`, `rec/attributes`); `external` adds a RefCOCO-format split from elsewhere (refs, instances, image directory).
  */
 export const evaluate = async (modelDir: string, evalDir: string, out: string, o: { readonly limit: number; readonly batchSize: number; readonly seed: number; readonly log: Log; readonly external?: { readonly refs: string; readonly instances: string; readonly images: string } }) => {
   await started(o.log)
@@ -34,6 +34,8 @@ export const evaluate = async (modelDir: string, evalDir: string, out: string, o
   const pick = Random.rng(o.seed)
   const template = GROUNDING
   const predictions: Array<Prediction> = []
+  /** The held-out REC answers with their phrases, for accuracy by phrase form. */
+  const phrases: Array<{ readonly phrase: string; readonly correct: boolean }> = []
   const recSets: Array<{ items: Array<RefCoco.Item>; dir: string; external: boolean }> = [
     { items: RefCoco.load(path.join(evalDir, "refs.json"), path.join(evalDir, "instances.json"), evalDir), dir: evalDir, external: false }
   ]
@@ -48,6 +50,7 @@ export const evaluate = async (modelDir: string, evalDir: string, out: string, o
       chosen.forEach((i, k) => {
         const r = Metrics.rec(answers[k]!, i.box)
         predictions.push({ id: i.id, kind: "rec", split, image: path.join(set.external ? set.dir : "", i.image), prompt: prompts[k]!, generated: answers[k]!, parsed: r.box, truth: i.box, correct: r.correct, formatError: r.formatError })
+        if (!set.external) phrases.push({ phrase: i.phrase, correct: r.correct })
       })
     }
   }
@@ -78,6 +81,7 @@ export const evaluate = async (modelDir: string, evalDir: string, out: string, o
   metrics["formatErrorRate"] = all.n === 0 ? 0 : all.formatErrors / all.n
   const rec = predictions.filter((p) => p.kind === "rec" && !p.split.startsWith("external"))
   metrics["rec/all"] = Metrics.accuracy(rec).accuracy
+  Object.assign(metrics, Metrics.byForm(phrases))
   fs.writeFileSync(path.join(out, "predictions.jsonl"), predictions.map((p) => JSON.stringify(p)).join("\n") + "\n")
   W.dispose(model.weights)
   return metrics

@@ -89,6 +89,8 @@ export interface GroundingResult {
   readonly accuracy: number
   readonly wellFormed: number
   readonly n: number
+  /** Accuracy by phrase form (Metrics.byForm): `rec/position`, `rec/attributes`. */
+  readonly byForm: Readonly<Record<string, number>>
   readonly examples: ReadonlyArray<{ readonly phrase: string; readonly generated: string; readonly truth: Box.Norm; readonly correct: boolean }>
 }
 
@@ -122,6 +124,7 @@ export const lmGrounding = async (model: Pink.Model, tok: Tok.Tokenizer, o: { re
     accuracy: a.accuracy,
     wellFormed: a.n === 0 ? 0 : 1 - a.formatErrors / a.n,
     n: a.n,
+    byForm: Metrics.byForm(results),
     examples: Random.shuffle(results, pick).slice(0, 8).map(({ formatError: _, ...r }) => r)
   }
 }
@@ -145,8 +148,10 @@ export const lmGate = async (dir: string, o: { readonly seed: number; readonly s
   const r = await lmGrounding(model, tok, o)
   W.dispose(model.weights)
   const pass = r.accuracy >= o.minAccuracy
-  log(`text-only grounding ${pct(r.accuracy)} of ${r.n} (gate ${pct(o.minAccuracy)}), well-formed ${pct(r.wellFormed)}: ${pass ? "pass" : "FAIL"}`)
-  return { ...r, minAccuracy: o.minAccuracy, pass }
+  const forms = Object.entries(r.byForm).map(([k, v]) => `${k.replace("rec/", "")} ${pct(v)}`).join(", ")
+  log(`text-only grounding ${pct(r.accuracy)} of ${r.n} (gate ${pct(o.minAccuracy)}; by phrase form: ${forms}), well-formed ${pct(r.wellFormed)}: ${pass ? "pass" : "FAIL"}`)
+  const { byForm, ...rest } = r
+  return { ...rest, ...byForm, minAccuracy: o.minAccuracy, pass }
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(1)} %`

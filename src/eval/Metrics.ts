@@ -47,6 +47,20 @@ export const accuracy = (results: ReadonlyArray<{ readonly correct: boolean; rea
   return { n, correct, accuracy: n === 0 ? 0 : correct / n, formatErrors: results.filter((r) => r.formatError === true).length }
 }
 
+/**
+ * The form of a referring expression, for accuracy by form: `position` when it picks its object by
+ * an extreme (`the leftmost red circle`), which takes comparing boxes, else `attributes`.
+ */
+export const phraseForm = (phrase: string): "position" | "attributes" =>
+  /\b(?:leftmost|rightmost|topmost|bottommost)\b/.test(phrase) ? "position" : "attributes"
+
+/** REC accuracy of each phrase form (`rec/position`, `rec/attributes`): keyed so metrics can hold it. */
+export const byForm = (results: ReadonlyArray<{ readonly phrase: string; readonly correct: boolean }>): Record<string, number> =>
+  Object.fromEntries((["position", "attributes"] as const).flatMap((f) => {
+    const of = results.filter((r) => phraseForm(r.phrase) === f)
+    return of.length === 0 ? [] : [[`rec/${f}`, of.filter((r) => r.correct).length / of.length]]
+  }))
+
 /** The self-consistency rule: the model's own grounding parses to exactly one box with IoU ≥ `minIou`. */
 export const keepPair = (description: string, grounded: string, truth: Box.Norm, minIou: number): boolean => {
   const box = parseSingleBox(grounded)

@@ -34,3 +34,15 @@ test("multiple choice and exact match", (t) => {
   t.false(Metrics.exactMatch("dark red", "red"))
   t.deepEqual(Metrics.accuracy([]), { n: 0, correct: 0, accuracy: 0, formatErrors: 0 })
 })
+
+test("REC by phrase form: an extreme picks by position, anything else by attributes; a form with no phrase is left out", (t) => {
+  t.is(Metrics.phraseForm("the leftmost red circle"), "position")
+  t.is(Metrics.phraseForm("the bottommost square"), "position")
+  t.is(Metrics.phraseForm("the small red circle"), "attributes")
+  t.deepEqual(Metrics.byForm([
+    { phrase: "the topmost ring", correct: true },
+    { phrase: "the rightmost star", correct: false },
+    { phrase: "the blue cross", correct: true }
+  ]), { "rec/position": 0.5, "rec/attributes": 1 })
+  t.deepEqual(Metrics.byForm([{ phrase: "the bar", correct: false }]), { "rec/attributes": 0 })
+})
