@@ -1,8 +1,9 @@
 /**
  * The Pink pipeline at `nano` size, for tests and CI: the same stages as pipelines/pink.ts with
- * little data and few steps. It checks that everything runs and caches, not that the model learns.
+ * little data and few steps, over the nano foundation (foundation-tiny.ts). It checks that everything runs and caches, not that the model learns.
  */
 import { Pipeline } from "pinkflow"
+import foundation from "./foundation-tiny.ts"
 import pink from "./pink.ts"
 
 const nano = (steps: number, batchSize = 4) => ({ preset: "nano", steps, batchSize })
@@ -12,6 +13,7 @@ export default Pipeline.make({
   stages: pink.stages,
   params: {
     ...pink.params,
+    ...foundation.params,
     scenes: { images: 16 },
     "general-data": { images: 8 },
     captions: { images: 12 },
@@ -19,11 +21,6 @@ export default Pipeline.make({
     "eval-data": { images: 8 },
     instructions: { samplesPerImage: 3 },
     "instructions-general-only": { samplesPerImage: 3 },
-    "foundation-vocab": { scenes: 40, maxWords: 400 },
-    "vision-tower": { ...nano(4, 8), scenes: 16 },
-    "lm-tower": { ...nano(4), scenes: 16, turns: 2 },
-    "vision-gate": { fitScenes: 6, testScenes: 4, steps: 5 },
-    "lm-gate": { scenes: 2, batchSize: 8 },
     stage1: { ...nano(3), requireGates: false, scenes: 8, turns: 2 },
     stage2: nano(4),
     "stage2-star": nano(4),

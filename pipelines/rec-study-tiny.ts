@@ -4,6 +4,7 @@
  * shares everything upstream of stage 1. It checks that the study runs, shares and compares, not that it learns.
  */
 import { Pipeline } from "pinkflow"
+import foundation from "./foundation-tiny.ts"
 import study from "./rec-study.ts"
 
 const nano = (steps: number, batchSize = 4) => ({ preset: "nano", steps, batchSize })
@@ -13,16 +14,12 @@ export default Pipeline.make({
   stages: study.stages,
   params: {
     ...study.params,
+    ...foundation.params,
     scenes: { images: 12 },
     "general-data": { images: 6 },
     captions: { images: 8 },
     "eval-data": { images: 8 },
     instructions: { samplesPerImage: 2 },
-    "foundation-vocab": { scenes: 40, maxWords: 400 },
-    "vision-tower": { ...nano(3), scenes: 16 },
-    "lm-tower": { ...nano(3), scenes: 16, turns: 2 },
-    "vision-gate": { fitScenes: 6, testScenes: 4, steps: 5 },
-    "lm-gate": { scenes: 2, batchSize: 8 },
     "study-stage1": { ...nano(2), requireGates: false, scenes: 6, turns: 2 },
     "study-stage2": nano(2),
     "study-evaluate": { limit: 3, batchSize: 8 },

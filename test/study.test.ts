@@ -1,5 +1,6 @@
 /**
- * The foundation and the REC study end to end at nano size (pipelines/rec-study-tiny.ts): both
+ * The foundation (pipelines/foundation-tiny.ts) and the REC study (pipelines/rec-study-tiny.ts)
+ * end to end at nano size: the study takes the foundation's results from the cache, both
  * sweep points (stage 1 on captions, on layouts) run, sharing everything upstream of stage 1, the gates' metrics are
  * there, `compare` shows the two points, and stage 1 refuses a failed tower unless told not to.
  */
@@ -10,14 +11,21 @@ import { project, ran } from "./helpers/project.ts"
 
 test("the REC study runs its sweep over the foundation, sharing what the points have in common", (t) => {
   const p = project()
-  for (const f of ["pipelines/rec-study.ts", "pipelines/rec-study-tiny.ts", "pipelines/foundation.ts"]) fs.cpSync(path.join(process.cwd(), f), path.join(p.dir, f))
-  fs.cpSync(path.join(process.cwd(), "stages/foundation"), path.join(p.dir, "stages/foundation"), { recursive: true })
+  for (const f of ["pipelines/rec-study.ts", "pipelines/rec-study-tiny.ts"]) fs.cpSync(path.join(process.cwd(), f), path.join(p.dir, f))
+  // The foundation end to end at nano size: the vocabulary, both towers and both gates.
+  const f = p.json("run", "pipelines/foundation-tiny.ts")
+  t.is(f.code, 0, f.stderr + f.lines.filter((l) => l.status === "failed").map((l) => l.error).join("\n"))
+  t.deepEqual(ran(f.lines), ["foundation-vocab", "lm-gate", "lm-tower", "vision-gate", "vision-tower"])
+  const lmGate = JSON.parse(fs.readFileSync(p.pinkflow("path", "lm-gate.metrics").stdout.trim(), "utf8"))
+  for (const k of ["accuracy", "wellFormed", "n", "pass", "minAccuracy"]) t.true(k in lmGate, k)
+
   const r = p.json("run", "pipelines/rec-study-tiny.ts")
   t.is(r.code, 0, r.stderr + r.lines.filter((l) => l.status === "failed").map((l) => l.error).join("\n"))
   const summaries = r.lines.filter((l) => l.type === "summary")
   t.is(summaries.length, 2)
   const computed = (stage: string) => r.lines.filter((l) => l.type === "stage" && l.stage === stage && l.status === "ran").length
-  for (const s of ["scenes", "foundation-vocab", "vision-tower", "vision-gate", "lm-tower", "lm-gate", "eval-data"]) t.is(computed(s), 1, `${s} is shared`)
+  for (const s of ["foundation-vocab", "vision-tower", "vision-gate", "lm-tower", "lm-gate"]) t.is(computed(s), 0, `${s} is the foundation's, cached`)
+  for (const s of ["scenes", "eval-data"]) t.is(computed(s), 1, `${s} is shared`)
   for (const s of ["study-stage1", "study-stage2", "study-evaluate", "study-evaluate-stage1"]) t.is(computed(s), 2, `${s} per point`)
 
   const gate = JSON.parse(fs.readFileSync(p.pinkflow("path", "vision-gate.metrics").stdout.trim(), "utf8"))
@@ -26,10 +34,6 @@ test("the REC study runs its sweep over the foundation, sharing what the points 
   t.deepEqual(c.rows.find((x: any) => x.name === "study-stage1.objective").values, ["captions", "layouts"])
   t.true(c.rows.some((x: any) => x.section === "metric" && x.name === "study-evaluate.metrics.rec/val"))
 
-  // The foundation pipeline is the same stages: its vocabulary is already cached.
-  const foundation = p.pinkflow("status", "pipelines/foundation.ts", "--set", "foundation-vocab.scenes=40", "--set", "foundation-vocab.maxWords=400")
-  t.is(foundation.code, 0, foundation.stderr)
-  t.regex(foundation.stdout, /^foundation-vocab\s+up-to-date/m)
 
   // Stage 1 takes the gates as inputs: with the gates required, a failed tower stops it.
   const strict = p.json("run", "pipelines/rec-study-tiny.ts", "--set", "study-stage1.requireGates=true", "--set", "study-stage1.objective=layouts")

@@ -31,7 +31,7 @@ const copy = (from: string, to: string) => fs.cpSync(path.join(repo, from), to, 
 /** A fresh project with the example pipeline and an empty store. */
 export const project = (): Project => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pinkflow-test-"))
-  for (const p of ["src/index.ts", "src/core", "src/model", "src/train", "src/data", "src/eval", "stages/examples", "stages/pink", "stages/foundation", "pipelines/examples", "pipelines/pink-data.ts", "pipelines/foundation.ts"]) copy(p, path.join(dir, p))
+  for (const p of ["src/index.ts", "src/core", "src/model", "src/train", "src/data", "src/eval", "stages/examples", "stages/pink", "stages/foundation", "pipelines/examples", "pipelines/pink-data.ts", "pipelines/foundation.ts", "pipelines/foundation-tiny.ts"]) copy(p, path.join(dir, p))
   // Named like the repository, so stages import the public API as "pinkflow" (a self-reference).
   const exports = { ".": { types: "./src/index.ts", "pinkflow-source": "./src/index.ts", default: "./src/index.ts" } }
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "pinkflow", type: "module", private: true, exports }))
