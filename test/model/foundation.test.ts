@@ -114,3 +114,17 @@ test.serial("stage 1 on layouts lowers the projected patches' error against thei
   t.true([...frozen].every(([n, v]) => Array.from(m.weights.get(n)!.dataSync()).every((x, i) => x === v[i])), "only the projection changed")
   W.dispose(m.weights)
 })
+
+test("ridge regression solves a small system, and the fitted projection beats the zero map on the layouts it was fitted to", async (t) => {
+  // [[4, 2], [2, 3]] x = [[2], [5]] → x = [-0.5, 2] (no ridge).
+  const x = Alignment.ridgeSolve(Float64Array.from([4, 2, 2, 3]), Float64Array.from([2, 5]), 2, 1, 0)
+  t.true(Math.abs(x[0]! + 0.5) < 1e-12 && Math.abs(x[1]! - 2) < 1e-12, String([...x]))
+  const m = Pink.init(config, tok.size, Prompt.imageSlot(tok), 9, true)
+  const items = Alignment.items(tok, config, { seed: 10, scenes: 24, turns: 2 })
+  const random = tf.tidy(() => Alignment.losses(m, items, 0).error.dataSync()[0]!)
+  const fitted = Alignment.fitProjection(m, items)
+  t.log(`relative error: random projection ${random.toFixed(3)}, least squares ${fitted.toFixed(3)}`)
+  t.true(fitted < 1, "below the zero map's 1")
+  t.true(fitted < random)
+  W.dispose(m.weights)
+})
