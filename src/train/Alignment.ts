@@ -56,19 +56,27 @@ export const items = (tok: Tok.Tokenizer, c: Config.Config, o: { readonly seed: 
 export const relativeError = (projected: tf.Tensor, bags: tf.Tensor): tf.Scalar =>
   tf.div(tf.sum(tf.squaredDifference(projected, bags)), tf.maximum(tf.sum(tf.square(bags)), 1e-6)) as tf.Scalar
 
+/** The projected patches of a batch of items and their layout bags: [B, N, C] each (and the batch, for the answer loss). */
+const projectedAndBags = (model: Pink.Model, chosen: ReadonlyArray<Item>, seed: number) => {
+  const b = Layouts.batch(model, chosen.map((i) => i.layout))
+  const projected = Pink.imageEmbeddings(model, Pretrain.imagesOf(model.config, chosen), { training: true, seed }) // [B, N, C]
+  const bags = Layouts.embed(model.weights, b.cells, b.cellMask, Config.imageTokens(model.config)) // [B, N, C]
+  return { b, projected, bags }
+}
+
 /** The two terms for a batch of items: the answer loss with the image in place of the layout, and the relative error. */
 export const losses = (model: Pink.Model, chosen: ReadonlyArray<Item>, seed: number) => {
-  const c = model.config
-  const S = c.vit.imageSize
-  const N = Config.imageTokens(c)
-  const b = Layouts.batch(model, chosen.map((i) => i.layout))
-  const pixels = new Float32Array(chosen.length * S * S * 3)
-  chosen.forEach((i, k) => pixels.set(i.image, k * S * S * 3))
-  const projected = Pink.imageEmbeddings(model, tf.tensor4d(pixels, [chosen.length, S, S, 3]), { training: true, seed }) // [B, N, C]
-  const bags = Layouts.embed(model.weights, b.cells, b.cellMask, N) // [B, N, C]
+  const { b, projected, bags } = projectedAndBags(model, chosen, seed)
   const hidden = Pink.hidden(model, b.ids, { embeddings: projected }, { training: true, seed }) // [B, T, C]
   return { answer: Pink.answerLoss(model, hidden, b.targets, b.weights), error: relativeError(projected, bags) }
 }
+
+/** The relative error alone (no LM pass), as a number. */
+export const projectionError = (model: Pink.Model, chosen: ReadonlyArray<Item>): number =>
+  tf.tidy(() => {
+    const { projected, bags } = projectedAndBags(model, chosen, 0)
+    return relativeError(projected, bags).dataSync()[0]!
+  })
 
 /** Solves (A + λ·tr(A)/n·I) x = b for a symmetric positive definite A [n × n], column by column of b [n × m] (Cholesky). */
 export const ridgeSolve = (A: Float64Array, b: Float64Array, n: number, m: number, lambda: number): Float64Array => {
@@ -107,7 +115,6 @@ export const ridgeSolve = (A: Float64Array, b: Float64Array, n: number, m: numbe
  */
 export const fitProjection = (model: Pink.Model, chosen: ReadonlyArray<Item>, batchSize = 32): number => {
   const c = model.config
-  const S = c.vit.imageSize
   const N = Config.imageTokens(c)
   const Cin = c.vit.width
   const Cout = c.lm.width
@@ -117,11 +124,8 @@ export const fitProjection = (model: Pink.Model, chosen: ReadonlyArray<Item>, ba
   for (let i = 0; i < chosen.length; i += batchSize) {
     const part = chosen.slice(i, i + batchSize)
     const [x, y] = tf.tidy(() => {
-      const pixels = new Float32Array(part.length * S * S * 3)
-      part.forEach((it, k) => pixels.set(it.image, k * S * S * 3))
       const b = Layouts.batch(model, part.map((it) => it.layout))
-      tf.dispose([b.ids])
-      const feats = tf.reshape(Vit.features(model.weights, c, tf.tensor4d(pixels, [part.length, S, S, 3]), undefined), [-1, Cin]) // [B·N, Cin]
+      const feats = tf.reshape(Vit.features(model.weights, c, Pretrain.imagesOf(c, part), undefined), [-1, Cin]) // [B·N, Cin]
       const bags = tf.reshape(Layouts.embed(model.weights, b.cells, b.cellMask, N), [-1, Cout]) // [B·N, Cout]
       return [feats.dataSync() as Float32Array, bags.dataSync() as Float32Array]
     })
@@ -138,10 +142,7 @@ export const fitProjection = (model: Pink.Model, chosen: ReadonlyArray<Item>, ba
   const sol = ridgeSolve(xtx, xty, n, Cout, 1e-4)
   W.get(model.weights, "proj/w").assign(tf.tensor2d(Float32Array.from(sol.subarray(0, Cin * Cout)), [Cin, Cout]))
   W.get(model.weights, "proj/b").assign(tf.tensor1d(Float32Array.from(sol.subarray(Cin * Cout))))
-  return tf.tidy(() => {
-    const l = losses(model, chosen.slice(0, Math.min(64, chosen.length)), 0)
-    return l.error.dataSync()[0]!
-  })
+  return projectionError(model, chosen.slice(0, 64))
 }
 
 /** Stage 1 on layouts: trains the projection only (the `projectionOnly` policy) and saves the whole model. */

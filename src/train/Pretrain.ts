@@ -102,7 +102,7 @@ const concat = <T extends Float32Array | Int32Array>(items: ReadonlyArray<T>, ma
 }
 
 /** The images of a batch of items as one tensor [B, S, S, 3]. */
-const imagesOf = (c: Config.Config, items: ReadonlyArray<DenseItem>) =>
+export const imagesOf = (c: Config.Config, items: ReadonlyArray<{ readonly image: Float32Array }>) =>
   tf.tensor4d(concat(items.map((i) => i.image), (n) => new Float32Array(n)), [items.length, c.vit.imageSize, c.vit.imageSize, 3])
 
 /** The linear heads of the patch-level loss: `prefix` + colour, shape, size and the four corner bins. */
