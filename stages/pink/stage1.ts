@@ -31,7 +31,9 @@ const checkGates = (gates: Readonly<Record<string, Json>>, required: boolean, lo
  * from: `captions` (the paper's stage 1, on image–caption pairs) or `layouts` (towers whose LM was
  * pretrained on scene layouts, src/train/Alignment.ts: the projected patches against their
  * layout cells, and the LM's answers to layout questions with the image in the layout's place, on
- * `scenes` generated scenes of `sceneSeed`). Either way only the projection trains.
+ * `scenes` generated scenes of `sceneSeed`). Either way only the projection trains. The captions
+ * stay an input under both objectives (a stage's inputs do not depend on its params), so new
+ * caption data reruns a layouts stage 1 too, which then gives the same model.
  */
 export const stage1From = (name: string, towers: Towers, o: { readonly preset?: "small" | "hires"; readonly objective?: "captions" | "layouts" } = {}) =>
   trainingStage({
