@@ -30,6 +30,12 @@ export interface Options {
   readonly onProgress?: (p: Progress) => void
   /** Called after each checkpoint is saved, and once with the step a run resumed from. */
   readonly onCheckpoint?: (e: { readonly saved?: number; readonly resumed?: number }) => void
+  /**
+   * Held-out metrics against steps: `run` measures the model every `every` steps and after the last
+   * one (outside the gradient tape; it must not change the weights). A checkpoint keeps the
+   * evaluations made so far, so a resumed run returns the same list.
+   */
+  readonly evaluate?: { readonly every: number; readonly run: (step: number) => Promise<Readonly<Record<string, number>>> }
   /** Progress events at most this often (ms); the last step always reports. */
   readonly progressEveryMs?: number
 }
@@ -45,8 +51,16 @@ export interface Progress {
   readonly etaMs: number
 }
 
+/** Held-out metrics of the model at a step (Options.evaluate). */
+export interface Evaluation {
+  readonly step: number
+  readonly metrics: Readonly<Record<string, number>>
+}
+
 export interface Result {
   readonly losses: ReadonlyArray<number>
+  /** The held-out metrics measured during training, in step order (empty without Options.evaluate). */
+  readonly evaluations: ReadonlyArray<Evaluation>
   /** Step the run started from: 0, or the checkpoint it resumed. */
   readonly resumedFrom: number
   readonly elapsedMs: number
@@ -62,11 +76,12 @@ interface Latest {
   readonly step: number
   readonly dir: string
   readonly losses: ReadonlyArray<number>
+  readonly evaluations?: ReadonlyArray<Evaluation>
 }
 
 const latestFile = (dir: string) => path.join(dir, "latest.json")
 
-const saveCheckpoint = async (dir: string, weights: W.Weights, state: AdamW.State, step: number, losses: ReadonlyArray<number>) => {
+const saveCheckpoint = async (dir: string, weights: W.Weights, state: AdamW.State, step: number, losses: ReadonlyArray<number>, evaluations: ReadonlyArray<Evaluation>) => {
   const name = `ckpt-${String(step).padStart(7, "0")}`
   const tmp = path.join(dir, `${name}.tmp-${process.pid}`)
   await fs.promises.rm(tmp, { recursive: true, force: true })
@@ -77,7 +92,7 @@ const saveCheckpoint = async (dir: string, weights: W.Weights, state: AdamW.Stat
   await fs.promises.rm(path.join(dir, name), { recursive: true, force: true })
   await fs.promises.rename(tmp, path.join(dir, name))
   Fault.point("checkpoint")
-  const latest: Latest = { step, dir: name, losses }
+  const latest: Latest = { step, dir: name, losses, evaluations }
   const pointer = `${latestFile(dir)}.tmp-${process.pid}`
   await fs.promises.writeFile(pointer, JSON.stringify(latest))
   await fs.promises.rename(pointer, latestFile(dir))
@@ -114,6 +129,7 @@ export const train = async (
   const schedule = Schedule.cosineWithWarmup({ peak: o.lr, steps: o.steps, warmup: Math.round(o.steps * o.warmupFraction) })
   const vars = policy.trainable.map((n) => W.get(weights, n))
   let losses: Array<number> = []
+  let evaluations: Array<Evaluation> = []
   let start = 0
   if (o.checkpointDir !== undefined) {
     await fs.promises.mkdir(o.checkpointDir, { recursive: true })
@@ -121,6 +137,7 @@ export const train = async (
     if (resumed !== undefined) {
       start = resumed.step
       losses = [...resumed.losses]
+      evaluations = [...(resumed.evaluations ?? [])]
       o.onCheckpoint?.({ resumed: start })
     }
   }
@@ -158,13 +175,14 @@ export const train = async (
         const perStep = elapsedMs / (done - start)
         o.onProgress({ step: done, steps: o.steps, loss, lr, gradNorm, tokensPerSecond: o.tokensPerStep / (perStep / 1000), elapsedMs, etaMs: perStep * (o.steps - done) })
       }
+      if (o.evaluate !== undefined && (done % o.evaluate.every === 0 || done === o.steps)) evaluations.push({ step: done, metrics: await o.evaluate.run(done) })
       if (o.checkpointDir !== undefined && (o.checkpointEvery ?? 0) > 0 && done % o.checkpointEvery! === 0 && done < o.steps) {
-        await saveCheckpoint(o.checkpointDir, weights, state, done, losses)
+        await saveCheckpoint(o.checkpointDir, weights, state, done, losses, evaluations)
         o.onCheckpoint?.({ saved: done })
       }
     }
   } finally {
     AdamW.dispose(state)
   }
-  return { losses, resumedFrom: start, elapsedMs: performance.now() - t0 }
+  return { losses, evaluations, resumedFrom: start, elapsedMs: performance.now() - t0 }
 }
