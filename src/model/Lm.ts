@@ -26,24 +26,29 @@ export const initAdapters = (w: W.Weights, seed: number, c: Config.Config): void
  * Structured rows for the bin coordinate tokens (Tokenizer `bins`), the same in the embedding and
  * the head: a role code (one of six) and the bin's value as cos/sin at 1…F half-turns over [0, 1],
  * so neighbouring bins are alike and a token read from a layout cell is already the token to write.
- * Every other row of the head starts as its embedding row (tied at the start, free afterwards).
- * Each bin row has the norm of the random rows (std 0.02).
+ * Each box role writes its value in dimensions of its own (a point's px and py share x0's and
+ * y0's, never being in one box with them), so the sum of a box's four tokens in a layout cell
+ * still says which value is x0 and which y1; in dimensions all roles shared, the sum would keep
+ * only the set of values. Every other row of the head starts as its embedding row (tied at the
+ * start, free afterwards). Each bin row has the norm of the random rows (std 0.02).
  */
 export const initCoordinateRows = (w: W.Weights, vocab: ReadonlyArray<string>): void => {
   const wte = W.get(w, "lm/wte")
   const [V, C] = wte.shape as [number, number]
   const rows = wte.arraySync() as Array<Array<number>>
-  const F = Math.floor((C - 8) / 2)
+  const span = Math.floor((C - 8) / 4)
+  const F = Math.floor(span / 2)
   const norm = 0.02 * Math.sqrt(C)
   vocab.forEach((t, i) => {
     const b = Tok.binOf(t)
     if (b === undefined) return
     const v = (b.k + 0.5) / Tok.BINS
+    const at = 8 + (b.role % 4) * span
     const row = new Array<number>(C).fill(0)
     row[b.role] = Math.SQRT1_2
     for (let f = 1; f <= F; f++) {
-      row[8 + 2 * (f - 1)] = Math.cos(Math.PI * f * v) * Math.SQRT1_2 / Math.sqrt(F)
-      row[9 + 2 * (f - 1)] = Math.sin(Math.PI * f * v) * Math.SQRT1_2 / Math.sqrt(F)
+      row[at + 2 * (f - 1)] = Math.cos(Math.PI * f * v) * Math.SQRT1_2 / Math.sqrt(F)
+      row[at + 2 * f - 1] = Math.sin(Math.PI * f * v) * Math.SQRT1_2 / Math.sqrt(F)
     }
     // A leading-space variant shares its token's value but not its exact row.
     if (/^\s/.test(t)) row[7] = 0.3

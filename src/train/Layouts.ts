@@ -64,12 +64,21 @@ export const item = (tok: Tok.Tokenizer, c: Config.Config, scene: Scene.Scene, t
   return { ...encodeCells(tok, c, scene), ids, weights }
 }
 
+/** Where the LM's layouts come from: generated scenes of `seed`, `turns` questions each. */
+export interface Source {
+  readonly seed: number
+  readonly turns: number
+}
+
+/** Item `i` of a source: generated scene `i` of its seed and its questions, the same on every call. */
+export const itemAt = (tok: Tok.Tokenizer, c: Config.Config, o: Source, i: number): Item => {
+  const scene = Scene.describeScene(i, { seed: o.seed, minObjects: 3, maxObjects: 6 })
+  return item(tok, c, scene, Layout.questions(scene, o.turns, Random.rng(Random.derive(o.seed, 21, i))))
+}
+
 /** Items for `scenes` generated scenes of `seed`, `turns` questions each. */
-export const items = (tok: Tok.Tokenizer, c: Config.Config, o: { readonly seed: number; readonly scenes: number; readonly turns: number }): Array<Item> =>
-  Array.from({ length: o.scenes }, (_, i) => {
-    const scene = Scene.describeScene(i, { seed: o.seed, minObjects: 3, maxObjects: 6 })
-    return item(tok, c, scene, Layout.questions(scene, o.turns, Random.rng(Random.derive(o.seed, 21, i))))
-  })
+export const items = (tok: Tok.Tokenizer, c: Config.Config, o: Source & { readonly scenes: number }): Array<Item> =>
+  Array.from({ length: o.scenes }, (_, i) => itemAt(tok, c, o, i))
 
 /** The layout as the LM's input at the image slot: cells [B, N·K] and mask → [B, N, C]. */
 export const embed = (w: W.Weights, cells: tf.Tensor, mask: tf.Tensor, N: number): tf.Tensor => {

@@ -10,24 +10,39 @@ import * as Pink from "../model/Pink.ts"
 import * as Prompt from "../model/Prompt.ts"
 import * as Tok from "../model/Tokenizer.ts"
 import * as W from "../model/Weights.ts"
+import * as Gates from "../eval/Gates.ts"
 import * as Layouts from "./Layouts.ts"
 import * as Pretrain from "./Pretrain.ts"
-import { pretrainOptions, started, thin, type TrainOptions } from "./Session.ts"
+import { checkpointEvery, pretrainOptions, started, thin, type TrainOptions } from "./Session.ts"
 
 /**
  * The foundation's LM: pretraining on scene layouts (Pretrain.lmLayouts) of `scenes` generated
- * scenes of `sceneSeed`, `turns` questions each; only the LM is saved, with the vocabulary.
+ * scenes of `sceneSeed`, `turns` questions each, each made when the training reads it (so a
+ * fresh layout every sequence costs no memory); only the LM is saved, with the vocabulary. At each
+ * checkpoint it is scored by the LM gate's measure on `heldOutScenes` scenes of `heldOutSeed`, so
+ * its curve says what held-out grounding it reached against steps.
  */
-export const lmTower = async (vocab: ReadonlyArray<string>, out: string, o: TrainOptions, data: { readonly sceneSeed: number; readonly scenes: number; readonly turns: number }) => {
+export const lmTower = async (
+  vocab: ReadonlyArray<string>,
+  out: string,
+  o: TrainOptions,
+  data: { readonly sceneSeed: number; readonly scenes: number; readonly turns: number; readonly heldOutSeed: number; readonly heldOutScenes: number }
+) => {
   const backend = await started(o.log)
   const tok = Tok.fromVocab(vocab)
   const c = Config.presets[o.preset]
   const model = Pink.init(c, tok.size, Prompt.imageSlot(tok), o.seed, false)
   if (tok.coordinates === "bins") Lm.initCoordinateRows(model.weights, tok.vocab)
-  const items = Layouts.items(tok, c, { seed: data.sceneSeed, scenes: data.scenes, turns: data.turns })
-  o.log(`${items.length} layouts, ${data.turns} questions each`)
-  const r = await Pretrain.lmLayouts(model, items, pretrainOptions(o))
+  const source = { seed: data.sceneSeed, turns: data.turns }
+  o.log(`${data.scenes} layouts made as they are read, up to ${data.turns} questions each`)
+  const heldOut = { seed: data.heldOutSeed, scenes: data.heldOutScenes, batchSize: 32 }
+  const evaluate = { every: checkpointEvery(o), run: async (step: number) => {
+    const g = await Gates.lmGrounding(model, tok, heldOut)
+    o.log(`step ${step}: held-out grounding ${(100 * g.accuracy).toFixed(1)} % of ${g.n}`)
+    return { grounding: g.accuracy, ...g.byForm }
+  } }
+  const r = await Pretrain.lmLayouts(model, { scenes: data.scenes, at: (i) => Layouts.itemAt(tok, c, source, i) }, { ...pretrainOptions(o), evaluate })
   await Checkpoint.saveParts(out, model, tok, ["lm/"], { stage: "lm-tower" })
   W.dispose(model.weights)
-  return { losses: thin(r.losses), backend: backend.name }
+  return { losses: thin(r.losses), heldOut: r.evaluations, backend: backend.name }
 }

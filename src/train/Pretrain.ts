@@ -35,6 +35,8 @@ export interface Options {
   readonly checkpointDir?: string
   readonly checkpointEvery?: number
   readonly onProgress?: (p: Loop.Progress) => void
+  /** Held-out metrics against steps (Loop.Options.evaluate). */
+  readonly evaluate?: Loop.Options["evaluate"]
 }
 
 /** `batchSize` indices into `n` items for `step`, drawn from the seed. */
@@ -54,6 +56,7 @@ const loopOptions = (o: Options, tokensPerStep: number): Loop.Options => ({
   checkpointDir: o.checkpointDir,
   checkpointEvery: o.checkpointEvery,
   onProgress: o.onProgress,
+  evaluate: o.evaluate,
   progressEveryMs: 1000
 })
 
@@ -186,15 +189,17 @@ export const patchFeatures = (model: Pink.Model, items: ReadonlyArray<DenseItem>
 }
 
 /**
- * Pretraining of the model's LM on scene layouts (Layouts.ts): each cell's tokens summed into one
- * position at the image slot, then questions about the scene and their answers.
+ * The LM's pretraining on scene layouts: `scenes` of them (`at` makes layout i, the same on every
+ * call), read in order, `batchSize` a step, so no layout repeats while steps × batchSize ≤ scenes
+ * and none has to be held in memory; the loss covers the answers.
  */
-export const lmLayouts = (model: Pink.Model, items: ReadonlyArray<Layouts.Item>, o: Options): Promise<Loop.Result> => {
+export const lmLayouts = (model: Pink.Model, layouts: { readonly scenes: number; readonly at: (i: number) => Layouts.Item }, o: Options): Promise<Loop.Result> => {
   const c = model.config
   const N = Config.imageTokens(c)
-  const meanLength = items.reduce((n, i) => n + i.ids.length, 0) / Math.max(1, items.length)
+  const sample = Array.from({ length: Math.min(256, layouts.scenes) }, (_, i) => layouts.at(i).ids.length)
+  const meanLength = sample.reduce((n, l) => n + l, 0) / Math.max(1, sample.length)
   return Loop.train(model.weights, Freeze.policy("lm", model), (step) => {
-    const b = Layouts.batch(model, sampleIndices(items.length, o.batchSize, o.seed, step).map((i) => items[i]!))
+    const b = Layouts.batch(model, Array.from({ length: o.batchSize }, (_, k) => layouts.at((step * o.batchSize + k) % layouts.scenes)))
     const hidden = Pink.hidden(model, b.ids, { embeddings: Layouts.embed(model.weights, b.cells, b.cellMask, N) }, { training: true }) // [B, T, C]
     return Pink.answerLoss(model, hidden, b.targets, b.weights)
   }, loopOptions(o, Math.round(o.batchSize * meanLength)))

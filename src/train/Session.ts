@@ -62,6 +62,9 @@ export const started = async (log: Log) => {
   return b
 }
 
+/** How often a pretraining saves a checkpoint (and measures its held-out metrics): a tenth of the run. */
+export const checkpointEvery = (o: { readonly steps: number }): number => Math.max(50, Math.round(o.steps / 10))
+
 /** The pretraining options (Pretrain.ts) for a stage's options. */
 export const pretrainOptions = (o: TrainOptions): Pretrain.Options => ({
   steps: o.steps,
@@ -71,6 +74,6 @@ export const pretrainOptions = (o: TrainOptions): Pretrain.Options => ({
   weightDecay: o.weightDecay,
   warmupFraction: o.warmup,
   checkpointDir: o.checkpointDir,
-  checkpointEvery: Math.max(50, Math.round(o.steps / 10)),
+  checkpointEvery: checkpointEvery(o),
   onProgress: (p) => o.log(bar(p))
 })

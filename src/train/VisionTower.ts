@@ -8,22 +8,34 @@ import * as Pink from "../model/Pink.ts"
 import * as Prompt from "../model/Prompt.ts"
 import * as Tok from "../model/Tokenizer.ts"
 import * as W from "../model/Weights.ts"
+import * as Gates from "../eval/Gates.ts"
 import * as Pretrain from "./Pretrain.ts"
-import { pretrainOptions, started, thin, type TrainOptions } from "./Session.ts"
+import { checkpointEvery, pretrainOptions, started, thin, type TrainOptions } from "./Session.ts"
 
 /**
  * The foundation's vision tower: patch-level pretraining of the ViT (Pretrain.vitDense) on
- * `scenes` generated scenes of `sceneSeed` with 1–6 objects; only the ViT is saved.
+ * `scenes` generated scenes of `sceneSeed` with 1–6 objects; only the ViT is saved. At each
+ * checkpoint fresh linear probes of its features on `heldOutScenes` scenes of `heldOutSeed` say
+ * what it knows against steps.
  */
-export const visionTower = async (out: string, o: TrainOptions, data: { readonly sceneSeed: number; readonly scenes: number }) => {
+export const visionTower = async (out: string, o: TrainOptions, data: { readonly sceneSeed: number; readonly scenes: number; readonly heldOutSeed: number; readonly heldOutScenes: number }) => {
   const backend = await started(o.log)
   const c = Config.presets[o.preset]
   const tok = Tok.fromCorpus([])
   const model = Pink.init(c, tok.size, Prompt.imageSlot(tok), o.seed, false)
   const items = Pretrain.denseItems(c, data.sceneSeed, data.scenes, 1)
   o.log(`${items.length} scenes at ${c.vit.imageSize} px`)
-  const r = await Pretrain.vitDense(model, items, pretrainOptions(o))
+  // Fresh linear probes on held-out scenes (the vision gate's measure, smaller): fitted on the first
+  // two thirds, scored on the rest.
+  const probeItems = Pretrain.denseItems(c, data.heldOutSeed, data.heldOutScenes)
+  const split = Math.round((probeItems.length * 2) / 3)
+  const evaluate = { every: checkpointEvery(o), run: async (step: number) => {
+    const p = await Gates.vitProbe(model, probeItems.slice(0, split), probeItems.slice(split), { steps: 200, seed: data.heldOutSeed })
+    o.log(`step ${step}: held-out probes shape ${(100 * p.shape).toFixed(1)} %, box ${(100 * p.box).toFixed(1)} %`)
+    return { colour: p.colour, shape: p.shape, size: p.size, box: p.box }
+  } }
+  const r = await Pretrain.vitDense(model, items, { ...pretrainOptions(o), evaluate })
   await Checkpoint.saveParts(out, model, tok, ["vit/"], { stage: "vision-tower" })
   W.dispose(model.weights)
-  return { losses: thin(r.losses), backend: backend.name }
+  return { losses: thin(r.losses), heldOut: r.evaluations, backend: backend.name }
 }

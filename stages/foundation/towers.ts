@@ -12,9 +12,12 @@ import { vocabulary } from "./vocabulary.ts"
 const vision = () => import("../../src/train/VisionTower.ts")
 const lm = () => import("../../src/train/LmTower.ts")
 
-const sceneParams = (sceneSeed: number, scenes: number) => ({
+/** The training scenes, and the held-out scenes its metrics are measured on at each checkpoint. */
+const sceneParams = (sceneSeed: number, scenes: number, heldOutSeed: number, heldOutScenes: number) => ({
   sceneSeed: Stage.param(Schema.Int, sceneSeed),
-  scenes: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), scenes)
+  scenes: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), scenes),
+  heldOutSeed: Stage.param(Schema.Int, heldOutSeed),
+  heldOutScenes: Stage.param(Schema.Int.check(Schema.isGreaterThan(2)), heldOutScenes)
 })
 
 export const visionTower = trainingStage({
@@ -22,7 +25,7 @@ export const visionTower = trainingStage({
   description: "Patch-level pretraining of the ViT: colour, shape, size and box bins of the object covering each patch",
   defaults: [3000, 32, 1e-3, 0.01, 0.05, 11],
   preset: "hires",
-  params: sceneParams(201, 6000),
+  params: sceneParams(201, 6000, 204, 300),
   inputs: {},
   train: async (_inputs, model, o, extra) => (await vision()).visionTower(model, o, extra)
 })
@@ -32,7 +35,7 @@ export const lmTower = trainingStage({
   description: "Pretraining of the LM on scene layouts in text: captions, phrases to boxes, boxes to phrases",
   defaults: [3000, 32, 2e-3, 0.01, 0.05, 12],
   preset: "hires",
-  params: { ...sceneParams(102, 6000), turns: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 8) },
+  params: { ...sceneParams(102, 96000, 104, 40), turns: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 8) },
   inputs: { vocab: Input.json(vocabulary.out.vocab) },
   train: async (inputs, model, o, extra) => (await lm()).lmTower(inputs.vocab, model, o, extra)
 })
