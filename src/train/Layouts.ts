@@ -76,10 +76,6 @@ export const itemAt = (tok: Tok.Tokenizer, c: Config.Config, o: Source, i: numbe
   return item(tok, c, scene, Layout.questions(scene, o.turns, Random.rng(Random.derive(o.seed, 21, i))))
 }
 
-/** Items for `scenes` generated scenes of `seed`, `turns` questions each. */
-export const items = (tok: Tok.Tokenizer, c: Config.Config, o: Source & { readonly scenes: number }): Array<Item> =>
-  Array.from({ length: o.scenes }, (_, i) => itemAt(tok, c, o, i))
-
 /** The layout as the LM's input at the image slot: cells [B, N·K] and mask → [B, N, C]. */
 export const embed = (w: W.Weights, cells: tf.Tensor, mask: tf.Tensor, N: number): tf.Tensor => {
   const [B, NK] = cells.shape as [number, number]
