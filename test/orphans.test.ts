@@ -1,12 +1,14 @@
 /**
  * No orphan workers: a stage body running in its worker process, one that never looks at its abort
  * signal, ends with the engine, whether the engine is killed outright (the worker sees its IPC
- * channel close) or stopped with SIGTERM (the body is abandoned as interrupted).
+ * channel close) or stopped with SIGTERM (the body is abandoned as interrupted) — and so does a
+ * body that never returns to the event loop, awaiting only resolved promises between stretches of
+ * work as a training loop does between checkpoints (the worker's watchdog thread ends it).
  */
 import test from "ava"
 import { project } from "./helpers/project.ts"
 
-const PIPELINE = `import { Effect, Schema } from "effect"
+const pipeline = (yieldTo: string) => `import { Effect, Schema } from "effect"
 import * as Artifact from "../src/core/Artifact.ts"
 import * as Pipeline from "../src/core/Pipeline.ts"
 import * as Stage from "../src/core/Stage.ts"
@@ -22,7 +24,7 @@ const spin = Stage.make({
     for (;;) {
       const until = Date.now() + 20
       while (Date.now() < until) {}
-      await new Promise((r) => setImmediate(r))
+      await ${yieldTo}
     }
   })
 })
@@ -47,10 +49,16 @@ const gone = async (pid: number, withinMs: number) => {
   return !alive(pid)
 }
 
-for (const signal of ["SIGKILL", "SIGTERM"] as const) {
-  test(`a worker does not outlive an engine stopped with ${signal}`, async (t) => {
+const cases = [
+  { signal: "SIGKILL", body: "new Promise((r) => setImmediate(r))", what: "" },
+  { signal: "SIGTERM", body: "new Promise((r) => setImmediate(r))", what: "" },
+  { signal: "SIGKILL", body: "Promise.resolve()", what: " while its body never yields to the event loop" }
+] as const
+
+for (const { signal, body, what } of cases) {
+  test(`a worker does not outlive an engine stopped with ${signal}${what}`, async (t) => {
     const p = project()
-    p.write("pipelines/spin.ts", PIPELINE)
+    p.write("pipelines/spin.ts", pipeline(body))
     let pid: number | undefined
     const guard = setTimeout(() => pid !== undefined && alive(pid) && process.kill(pid, "SIGKILL"), 60_000)
     const r = await p.start(["run", "pipelines/spin.ts", "--verbose"], (line, child) => {

@@ -7,8 +7,14 @@
  * messages and one `done` message, then exits. SIGTERM aborts the body. A worker whose parent is
  * gone (its IPC channel closed: the engine was killed) exits at once, so no orphan keeps a core
  * busy for a run nobody will record; in-stage checkpoints make the rerun resume.
+ *
+ * The IPC channel's close reaches the worker only through its event loop, and a body that runs
+ * synchronous work between microtask awaits (a training loop between checkpoints) never returns to
+ * it. So a watchdog thread, whose own loop does not wait on the body, also checks the parent's pid
+ * and kills the worker once the parent is gone.
  */
 import { pathToFileURL } from "node:url"
+import { Worker as Thread } from "node:worker_threads"
 import type * as Stage from "./Stage.ts"
 
 export interface Job {
@@ -39,8 +45,15 @@ const run = async (job: Job): Promise<Stage.Executed> => {
   return stage.execute({ ...job.ctx, params: resolved.params, log }, controller.signal)
 }
 
+/** How often the watchdog thread looks for the parent. */
+const WATCHDOG_MS = 250
+
+const WATCHDOG = `const { workerData } = require("node:worker_threads")
+setInterval(() => { if (process.ppid !== workerData) process.kill(process.pid, "SIGKILL") }, ${WATCHDOG_MS})`
+
 export const main = (): void => {
   process.on("disconnect", () => process.exit(129))
+  new Thread(WATCHDOG, { eval: true, workerData: process.ppid }).unref()
   process.once("message", (job: Job) => {
     run(job)
       .catch((e: unknown) => fail(e instanceof Error ? e.message : String(e)))
