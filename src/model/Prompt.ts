@@ -10,6 +10,19 @@
 import * as Config from "./Config.ts"
 import * as Tok from "./Tokenizer.ts"
 
+const USER = "\nUser:"
+const ASSISTANT = "\nAssistant:"
+
+/** A user turn's text up to where the assistant's answer starts. */
+export const turn = (instruction: string): string => `${USER} ${instruction}${ASSISTANT}`
+
+/**
+ * The conversation's own words, which the vocabulary must hold (Vocabulary.fromScenes): without
+ * them `User` and `Assistant` would both read as `<unk>`, and a question's start could not be told
+ * from an answer's.
+ */
+export const SCAFFOLD: ReadonlyArray<string> = ["Image:", USER, ASSISTANT]
+
 /** Ids before the image slot: `<bos>Image:`. */
 export const prefix = (tok: Tok.Tokenizer): Array<number> => [Tok.BOS, ...tok.encode("Image:")]
 
@@ -19,7 +32,7 @@ export const imageSlot = (tok: Tok.Tokenizer): number => prefix(tok).length
 export const promptIds = (tok: Tok.Tokenizer, c: Config.Config, instruction: string): Array<number> => [
   ...prefix(tok),
   ...Array<number>(Config.imageTokens(c)).fill(Tok.IMG),
-  ...tok.encode(`\nUser: ${instruction}\nAssistant:`)
+  ...tok.encode(turn(instruction))
 ]
 
 export interface Example {

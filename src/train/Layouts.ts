@@ -53,7 +53,7 @@ export const item = (tok: Tok.Tokenizer, c: Config.Config, scene: Scene.Scene, t
   const ids: Array<number> = [...Prompt.prefix(tok), ...Array<number>(Config.imageTokens(c)).fill(Tok.IMG)]
   const weights: Array<number> = ids.map(() => 0)
   for (const t of turns) {
-    const question = tok.encode(`\nUser: ${t.instruction}\nAssistant:`)
+    const question = tok.encode(Prompt.turn(t.instruction))
     const answer = [...tok.encode(` ${t.answer}`), Tok.EOS]
     if (ids.length + question.length + answer.length > c.lm.maxLen + 1) break
     ids.push(...question)

@@ -9,6 +9,7 @@ import * as RcTasks from "../../src/data/RcTasks.ts"
 import * as Scene from "../../src/data/Scene.ts"
 import * as Gates from "../../src/eval/Gates.ts"
 import * as Backend from "../../src/model/Backend.ts"
+import * as Config from "../../src/model/Config.ts"
 import * as Pink from "../../src/model/Pink.ts"
 import * as Prompt from "../../src/model/Prompt.ts"
 import * as Tok from "../../src/model/Tokenizer.ts"
@@ -26,6 +27,7 @@ test.before(async () => {
   await Backend.select("wasm")
 })
 
+const nanoConfig = Config.presets.nano
 const tok = Tok.fromVocab(Vocabulary.fromScenes({ seed: 1, scenes: 60, maxWords: 400, coordinates: "bins" }))
 
 const square: Scene.Scene = {
@@ -37,6 +39,19 @@ const square: Scene.Scene = {
   relations: [],
   regions: [{ id: 1, phrase: "the square", box: { x: 0, y: 0, w: 40, h: 32 } }]
 }
+
+test("the vocabulary holds the conversation's words: a question's start reads differently from an answer's", (t) => {
+  const ids = Layouts.item(tok, nanoConfig, square, [{ task: "grounding", instruction: "Where is the square?", answer: "[0.000,0.000,0.313,0.250]" }]).ids
+  const text = ids.slice(Prompt.imageSlot(tok) + Config.imageTokens(nanoConfig))
+  t.false(text.includes(Tok.UNK), `no <unk> in ${JSON.stringify(tok.decode(text))}`)
+  const user = tok.encode(Prompt.turn("x")).slice(0, 2)
+  const assistant = tok.encode(Prompt.turn("x")).slice(-2)
+  t.notDeepEqual(user, assistant)
+  t.false(tok.encode("Image:").includes(Tok.UNK))
+  // The same words are unknown to a vocabulary built without the scaffold (what the towers had before).
+  const without = Tok.fromCorpus(["Where is the square?"], { coordinates: "bins" })
+  t.true(without.encode(Prompt.turn("x")).includes(Tok.UNK))
+})
 
 test("a layout cell holds its covering object's words and box; background cells are empty", (t) => {
   const cells = Layout.cells(square, 4)
