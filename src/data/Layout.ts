@@ -49,7 +49,22 @@ export const question = (scene: Scene, next: Random): Turn | undefined => {
   return s === undefined ? undefined : { task, instruction: RcTasks.withoutMarkers(s.instruction), answer: s.answer }
 }
 
-/** `n` questions about a scene (fewer when it supports none). */
-export const questions = (scene: Scene, n: number, next: Random): Array<Turn> =>
-  Array.from({ length: n }, () => question(scene, next)).filter((q): q is Turn => q !== undefined)
-
+/**
+ * Up to `n` questions about a scene, each about an object no earlier one was about: a phrase's
+ * answer and a box to describe both put the object's box in the conversation, and asked again,
+ * its answer could be copied from there instead of being found in the layout (with eight
+ * questions over 3–6 objects, 41 % of the grounding questions were such repeats). Fewer when the
+ * scene runs out of described objects.
+ */
+export const questions = (scene: Scene, n: number, next: Random): Array<Turn> => {
+  const out: Array<Turn> = []
+  let regions = scene.regions
+  for (let k = 0; k < n && regions.length > 0; k++) {
+    const q = question({ ...scene, regions }, next)
+    if (q === undefined) continue
+    out.push(q)
+    const box = q.task === "grounding" ? q.answer : q.task === "grounding-caption" ? q.instruction : undefined
+    if (box !== undefined) regions = regions.filter((r) => !box.includes(RcTasks.boxText(scene, r.box)))
+  }
+  return out
+}

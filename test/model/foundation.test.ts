@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 import test from "ava"
 import * as Layout from "../../src/data/Layout.ts"
+import * as Random from "../../src/data/Random.ts"
 import * as RcTasks from "../../src/data/RcTasks.ts"
 import * as Scene from "../../src/data/Scene.ts"
 import * as Gates from "../../src/eval/Gates.ts"
@@ -51,6 +52,19 @@ test("the vocabulary holds the conversation's words: a question's start reads di
   // The same words are unknown to a vocabulary built without the scaffold (what the towers had before).
   const without = Tok.fromCorpus(["Where is the square?"], { coordinates: "bins" })
   t.true(without.encode(Prompt.turn("x")).includes(Tok.UNK))
+})
+
+test("a layout's questions are each about another object, so no answer can be copied from an earlier turn", (t) => {
+  let asked = 0
+  for (let i = 0; i < 40; i++) {
+    const scene = Scene.describeScene(i, { seed: 5, minObjects: 3, maxObjects: 6 })
+    const turns = Layout.questions(scene, 8, Random.rng(i))
+    const boxes = turns.flatMap((q) => (q.task === "grounding" ? [q.answer] : q.task === "grounding-caption" ? [/\[[^\]]+\]/.exec(q.instruction)![0]] : []))
+    t.is(new Set(boxes).size, boxes.length, `scene ${i}: ${boxes.join(" ")}`)
+    t.true(boxes.length <= scene.regions.length)
+    asked += boxes.length
+  }
+  t.true(asked >= 40 * 3, `${asked} questions about 40 scenes`)
 })
 
 test("a layout cell holds its covering object's words and box; background cells are empty", (t) => {
