@@ -11,5 +11,5 @@ export default Pipeline.make({
   name: "foundation",
   stages: [...Foundation.all],
   // The shipped towers' settings (pipelines/pink.ts takes the same, so its keys are these).
-  params: { "vision-tower": { steps: 4000 } }
+  params: { "vision-tower": { steps: 4000 }, "lm-tower": { steps: 2000 } }
 })
