@@ -23,7 +23,11 @@ export const turn = (instruction: string): string => `${USER} ${instruction}${AS
  */
 export const SCAFFOLD: ReadonlyArray<string> = ["Image:", USER, ASSISTANT]
 
-/** Ids before the image slot: `<bos>Image:`. */
+/**
+ * Ids before the image slot: `<bos>Image:`. (The literal repeats SCAFFOLD's first entry: naming a
+ * shared constant here would change the code key of every stage that computes the image slot,
+ * the shipped vision tower's included; do it with the next re-export of the towers.)
+ */
 export const prefix = (tok: Tok.Tokenizer): Array<number> => [Tok.BOS, ...tok.encode("Image:")]
 
 /** Index of the first image token in every sequence. */
