@@ -5,11 +5,13 @@
  * clone's `npm start` reuses them as long as their keys match the code.
  */
 import { Pipeline } from "pinkflow"
+import { lmDiagnosis } from "../stages/foundation/diagnosis.ts"
 import * as Foundation from "../stages/foundation/gates.ts"
 
 export default Pipeline.make({
   name: "foundation",
-  stages: [...Foundation.all],
+  // The LM tower's diagnosis is the foundation's own (the recipe's pipelines take the towers and gates).
+  stages: [...Foundation.all, lmDiagnosis],
   // The shipped towers' settings (pipelines/pink.ts takes the same, so its keys are these).
   params: { "vision-tower": { steps: 4000 }, "lm-tower": { steps: 2000 } }
 })

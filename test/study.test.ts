@@ -15,9 +15,12 @@ test("the REC study runs its sweep over the foundation, sharing what the points 
   // The foundation end to end at nano size: the vocabulary, both towers and both gates.
   const f = p.json("run", "pipelines/foundation-tiny.ts")
   t.is(f.code, 0, f.stderr + f.lines.filter((l) => l.status === "failed").map((l) => l.error).join("\n"))
-  t.deepEqual(ran(f.lines), ["foundation-vocab", "lm-gate", "lm-tower", "vision-gate", "vision-tower"])
+  t.deepEqual(ran(f.lines), ["foundation-vocab", "lm-diagnosis", "lm-gate", "lm-tower", "vision-gate", "vision-tower"])
   const lmGate = JSON.parse(fs.readFileSync(p.pinkflow("path", "lm-gate.metrics").stdout.trim(), "utf8"))
   for (const k of ["accuracy", "wellFormed", "n", "pass", "minAccuracy"]) t.true(k in lmGate, k)
+  // The LM tower's diagnosis: attention shares, residual norms and word identity, block by block.
+  const diagnosis = JSON.parse(fs.readFileSync(p.pinkflow("path", "lm-diagnosis.metrics").stdout.trim(), "utf8"))
+  for (const k of ["n", "block0.head0.target", "block1.head1.empty", "block0.norm.text", "block2.norm.cells", "block0.identity.word", "block2.identity.answer"]) t.is(typeof diagnosis[k], "number", k)
 
   const r = p.json("run", "pipelines/rec-study-tiny.ts")
   t.is(r.code, 0, r.stderr + r.lines.filter((l) => l.status === "failed").map((l) => l.error).join("\n"))
