@@ -1,0 +1,83 @@
+/**
+ * The LM attention designs of src/train/LmTrial.ts: each is the mask it says it is, and the
+ * `causal` design is the LM tower's own forward pass, so a study's baseline row is the tower.
+ */
+import test from "ava"
+import * as tf from "@tensorflow/tfjs-core"
+import "@tensorflow/tfjs-backend-cpu"
+import * as Config from "../../src/model/Config.ts"
+import * as Lm from "../../src/model/Lm.ts"
+import * as Pink from "../../src/model/Pink.ts"
+import * as LmTrial from "../../src/train/LmTrial.ts"
+
+const c = Config.presets.nano
+const N = Config.imageTokens(c)
+const slot = 3
+const T = slot + N + 6
+
+const masksOf = (design: LmTrial.Design, prefixes: ReadonlyArray<number>) =>
+  LmTrial.masks(design, c, slot, prefixes, T).map((m) => m.arraySync() as Array<Array<Array<Array<number>>>>)
+
+test.before(async () => {
+  await tf.setBackend("cpu")
+})
+
+test("the causal design is the causal mask in every block", (t) => {
+  const causal = Lm.causalMask(T).arraySync()
+  const ms = masksOf("causal", [T - 2])
+  t.is(ms.length, c.lm.depth)
+  for (const m of ms) t.deepEqual(m, causal)
+})
+
+test("the prefix design opens the prefix both ways and keeps the answers causal", (t) => {
+  const p = T - 3
+  const [m] = masksOf("prefix", [p, T])
+  t.true(m![0]![0]![slot]![p - 1] === 0, "an image cell sees the question after it")
+  t.true(m![0]![0]![slot]![p]! < -1e8, "but not the answer")
+  t.true(m![0]![0]![p]![p + 1]! < -1e8, "an answer token does not see the next one")
+  t.true(m![0]![0]![p + 1]![2] === 0, "and sees the prefix")
+  t.true(m![1]![0]![0]![T - 1] === 0, "each row has its own prefix")
+})
+
+test("image-from-1 hides the image from the text in the first block only", (t) => {
+  const ms = masksOf("image-from-1", [T])
+  const q = slot + N + 2
+  t.true(ms[0]![0]![0]![q]![slot]! < -1e8)
+  t.true(ms[0]![0]![0]![q]![slot - 1] === 0, "the prompt before the image stays visible")
+  t.true(ms[0]![0]![0]![slot + 1]![slot] === 0, "the image still sees itself")
+  t.true(ms[1]![0]![0]![q]![slot] === 0)
+})
+
+test("alibi penalises distance in half the heads, by each head's slope", (t) => {
+  const [m] = masksOf("alibi", [T])
+  const slopes = LmTrial.alibiSlopes(c.lm.heads)
+  t.deepEqual(slopes, [0.5, 0])
+  t.is(m![0]![0]![10]![4], -3)
+  t.true(m![0]![1]![10]![4] === 0)
+  t.true(m![0]![0]![4]![10]! < -1e8)
+})
+
+test("the causal design's forward pass is the LM's", (t) => {
+  const model = Pink.init(c, 40, slot, 3, false)
+  const ids = tf.tensor2d([Array.from({ length: T }, (_, i) => (i * 7) % 40)], [1, T], "int32")
+  const embeddings = tf.randomNormal([1, N, c.lm.width], 0, 0.02, "float32", 5)
+  const ours = LmTrial.hidden(model, ids, embeddings, LmTrial.masks("causal", c, slot, [T], T))
+  const lm = Pink.hidden(model, ids, { embeddings }, { training: true })
+  t.true(tf.max(tf.abs(tf.sub(ours, lm))).dataSync()[0]! < 1e-6)
+  const blind = LmTrial.hidden(model, ids, embeddings, LmTrial.masks("image-from-1", c, slot, [T], T))
+  t.true(tf.max(tf.abs(tf.sub(blind, lm))).dataSync()[0]! > 1e-4, "and another design's is not")
+})
+
+test("the background word goes into empty cells only", (t) => {
+  const width = 3
+  const e = { cells: Int32Array.from([5, 6, 0, 0, 0, 0, 7, 0, 0]), cellMask: Float32Array.from([1, 1, 0, 0, 0, 0, 1, 0, 0]) }
+  LmTrial.fillBackground(e, width, 9)
+  t.deepEqual(Array.from(e.cells), [5, 6, 0, 9, 0, 0, 7, 0, 0])
+  t.deepEqual(Array.from(e.cellMask), [1, 1, 0, 1, 0, 0, 1, 0, 0])
+})
+
+test("the text loss covers every token after the layout; the answers loss is the tower's", (t) => {
+  const item = { cells: new Int32Array(0), cellMask: new Float32Array(0), ids: [1, 9, 4, 4, 7, 8, 5, 2], weights: [0, 0, 0, 0, 0, 0, 1, 1] }
+  t.is(LmTrial.withLoss(item, "answers", 4), item)
+  t.deepEqual(LmTrial.withLoss(item, "text", 4).weights, [0, 0, 0, 0, 1, 1, 1, 1])
+})
