@@ -199,6 +199,9 @@ export interface Comparison {
 }
 
 /** Effective params (from each stage's key record) and metrics of runs, side by side. */
+/** The order of compare's rows: by name, numbers in names by value, so a curve's points (`grounding@150`, `grounding@1050`) read in step order. */
+export const byName = (a: string, b: string): number => a.localeCompare(b, "en", { numeric: true })
+
 export const compare = Effect.fn("Query.compare")(function*(db: Lineage.Database, ids: ReadonlyArray<string>) {
   const store = yield* Store
   const runs: Array<Lineage.Run> = []
@@ -225,7 +228,7 @@ export const compare = Effect.fn("Query.compare")(function*(db: Lineage.Database
     metrics.push(m)
   }
   const rows = (section: "param" | "metric", maps: ReadonlyArray<Record<string, unknown>>) =>
-    [...new Set(maps.flatMap((x) => Object.keys(x)))].sort().map((name) => {
+    [...new Set(maps.flatMap((x) => Object.keys(x)))].sort(byName).map((name) => {
       const values = maps.map((x) => x[name])
       const differs = new Set(values.map((v) => Digest.canonicalJson(v ?? null))).size > 1
       return { section, name, values, differs }
