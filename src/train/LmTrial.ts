@@ -86,7 +86,11 @@ export const masks = (design: Design, c: Config.Config, imageSlot: number, prefi
   }
 }
 
-/** The LM's hidden states [B, T, C] over a layout in the image slot, each block under its mask. */
+/**
+ * The LM's hidden states [B, T, C] over a layout in the image slot, each block under its mask:
+ * Lm.run's loop with a mask per block (Lm.run takes one for all; widening it would move every
+ * shipped tower's key, so it waits for the next re-export).
+ */
 export const hidden = (model: Pink.Model, ids: tf.Tensor, embeddings: tf.Tensor, blockMasks: ReadonlyArray<tf.Tensor>): tf.Tensor => {
   let h = Pink.inputs(model, ids, { embeddings }, { training: true }) // [B, T, C]
   blockMasks.forEach((m, i) => {
@@ -156,7 +160,11 @@ const layoutOf = (tok: Tok.Tokenizer, background: Background) => {
   return <A extends { readonly cells: Int32Array; readonly cellMask: Float32Array }>(e: A): A => (background === "token" ? fillBackground(e, width, id) : e)
 }
 
-/** The LM gate's measure (Gates.lmGrounding's queries, prompt and metric) under a design. */
+/**
+ * The LM gate's measure (Gates.lmGrounding's queries, prompt and metric) under a design. Its
+ * queries are built as the gate builds them; sharing that code would move the shipped lm-gate's
+ * key, so it waits for the next re-export too.
+ */
 export const grounding = (model: Pink.Model, tok: Tok.Tokenizer, design: Design, o: { readonly seed: number; readonly scenes: number; readonly batchSize: number; readonly background: Background }): { readonly accuracy: number; readonly n: number } => {
   const c = model.config
   const queries = Array.from({ length: o.scenes }, (_, i) => Scene.describeScene(i, { seed: o.seed, minObjects: 3, maxObjects: 6 }))
