@@ -1,6 +1,5 @@
 /**
- * The LM attention study at `nano` size, for tests and CI: every design for a few steps on a few
- * layouts. It checks that the study runs, shares the vocabulary and compares, not that it learns.
+ * The LM study at `nano` size, for tests and CI: every point for a few steps on a few layouts. It checks that the study runs, shares the vocabulary and compares, not that it learns.
  */
 import { Pipeline } from "pinkflow"
 import study from "./lm-study.ts"

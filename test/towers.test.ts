@@ -3,7 +3,7 @@
  * pinkflow.config.json) holds exactly the keys today's code, params and tensor environment give
  * the foundation's stages of pipelines/pink.ts, so a fresh clone's `npm start` takes them instead
  * of training them. An edit to a tower's code or params makes this fail until the export is
- * rebuilt (`npm run foundation`, then `pinkflow export pipelines/foundation.ts --to towers`).
+ * rebuilt (`npm run foundation`, then the export README.md gives, into a fresh `towers/`).
  */
 import test from "ava"
 import { spawnSync } from "node:child_process"

@@ -86,7 +86,7 @@ export const diagnose = (model: Pink.Model, tok: Tok.Tokenizer, o: { readonly se
       tf.tidy(() => {
         const embeddings = Layouts.embed(w, tf.tensor2d(encoded.cells, [1, encoded.cells.length], "int32"), tf.tensor2d(encoded.cellMask, [1, encoded.cellMask.length]), N)
         let x = Pink.inputs(model, tf.tensor2d(ids, [1, T], "int32"), { embeddings }, { training: false }) // [1, T, C]
-        const mask = Lm.causalMask(T)
+        const mask = tf.add(Lm.causalMask(T), Lm.positionBias(heads, T, T)) // [1, H, T, T]: what Lm.run attends under
         for (let b = 0; b <= depth; b++) {
           const rows = tf.reshape(x, [T, width]).arraySync() as Array<Array<number>>
           const norm = rows.map((r) => Math.hypot(...r))

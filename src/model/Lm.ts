@@ -1,6 +1,7 @@
 /**
- * The causal decoder LM: token and position embeddings, pre-norm blocks with Pink's adapters,
- * final norm, an untied output head (so stage 2 can train just the delimiter rows of both).
+ * The causal decoder LM: token and position embeddings, pre-norm blocks with Pink's adapters and
+ * ALiBi's distance penalty in half the heads, final norm, an untied output head (so stage 2 can
+ * train just the delimiter rows of both).
  */
 import * as tf from "@tensorflow/tfjs-core"
 import type * as Config from "./Config.ts"
@@ -71,19 +72,52 @@ export const positions = (w: W.Weights, pos: tf.Tensor): tf.Tensor => tf.gather(
 export const causalMask = (T: number): tf.Tensor =>
   tf.tidy(() => tf.reshape(tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9), [1, 1, T, T]))
 
-/** Runs the blocks and the final norm over embeddings x [B, T, C] → hidden [B, T, C]. */
+/** ALiBi slopes: 1/2, 1/8, … for the first half of the heads, none for the rest. */
+export const alibiSlopes = (heads: number): Array<number> => Array.from({ length: heads }, (_, h) => (h < heads / 2 ? 2 ** -(1 + 2 * h) : 0))
+
+/**
+ * The LM's distance penalty (ALiBi in half the heads) for Tq queries that are the last of Tk
+ * keys: −slope · (query − key) at and below the diagonal, 0 above it (the causal mask's part):
+ * [1, H, Tq, Tk]. Half the heads weigh the tokens just before them — a question's phrase —
+ * without having to learn where those are; the other half read any distance alike (a layout cell
+ * far back). Left padding leaves distances between real tokens as they are.
+ */
+export const positionBias = (heads: number, Tq: number, Tk: number): tf.Tensor => {
+  const slopes = alibiSlopes(heads)
+  const bias = new Float32Array(heads * Tq * Tk)
+  slopes.forEach((s, h) => {
+    if (s === 0) return
+    for (let q = 0; q < Tq; q++) {
+      const at = Tk - Tq + q
+      for (let k = 0; k <= at; k++) bias[(h * Tq + q) * Tk + k] = -s * (at - k)
+    }
+  })
+  return tf.tensor4d(bias, [1, heads, Tq, Tk])
+}
+
+/**
+ * Runs the blocks and the final norm over embeddings x [B, T, C] → hidden [B, T, C]. `mask` is
+ * the additive causal (and padding) mask; the distance penalty (positionBias) is added here, so
+ * every use of the LM — training, the cached decoder — attends alike. `entering` collects each
+ * block's input (the pointer guide reads its heads from them).
+ */
 export const run = (
   w: W.Weights,
   c: Config.Config,
   x: tf.Tensor,
   mask: tf.Tensor | undefined,
   adapters: L.AdapterOptions | undefined,
-  caches?: { readonly past: ReadonlyArray<L.LayerCache> | undefined; readonly next: Array<L.LayerCache> }
+  caches?: { readonly past: ReadonlyArray<L.LayerCache> | undefined; readonly next: Array<L.LayerCache> },
+  entering?: Array<tf.Tensor>
 ): tf.Tensor => {
+  const Tq = x.shape[1]!
+  const bias = positionBias(c.lm.heads, Tq, Tq + (caches?.past?.[0]?.k.shape[2] ?? 0)) // [1, H, Tq, Tk]
+  const m = mask === undefined ? bias : tf.add(mask, bias)
   let h = x // [B, T, C]
   for (let i = 0; i < c.lm.depth; i++) {
     const cache = caches && { past: caches.past?.[i], store: (lc: L.LayerCache) => void (caches.next[i] = lc) }
-    h = L.block(w, `lm/h${i}`, h, c.lm.heads, mask, adapters && { ...adapters, seed: adapters.seed + 1000 + i }, cache) // [B, T, C]
+    entering?.push(h)
+    h = L.block(w, `lm/h${i}`, h, c.lm.heads, m, adapters && { ...adapters, seed: adapters.seed + 1000 + i }, cache) // [B, T, C]
   }
   return L.layerNorm(w, "lm/lnf", h) // [B, T, C]
 }

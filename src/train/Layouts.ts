@@ -3,11 +3,14 @@
  * (src/data/Layout.ts) is the sum of its tokens' embeddings, placed where the image tokens go, so
  * the LM learns to read a scene laid out on the ViT's grid — and later, through the projection,
  * the ViT's patches in its place. A sequence is several turns about one layout, each answer
- * followed by the end token (the loss covers the answers and their end tokens).
+ * followed by the end token (the loss covers the answers and their end tokens, or all the text
+ * after the layout: `withLoss`). Each grounding turn carries its pointer, where the answer should
+ * look (Pointers.ts).
  */
 import * as tf from "@tensorflow/tfjs-core"
 import * as Layout from "../data/Layout.ts"
 import * as Random from "../data/Random.ts"
+import * as RcTasks from "../data/RcTasks.ts"
 import * as Scene from "../data/Scene.ts"
 import * as Config from "../model/Config.ts"
 import * as Lm from "../model/Lm.ts"
@@ -15,6 +18,17 @@ import type * as Pink from "../model/Pink.ts"
 import * as Prompt from "../model/Prompt.ts"
 import * as Tok from "../model/Tokenizer.ts"
 import * as W from "../model/Weights.ts"
+
+/**
+ * Where a grounding answer should look (the pointer guide, Pointers.ts): at each position that
+ * writes one of the answer's box tokens (`queries`), the phrase's words after ` the` (`phrase`) and
+ * the cells of the object it means (`cells`); all as token indices of the item.
+ */
+export interface Pointer {
+  readonly queries: ReadonlyArray<number>
+  readonly phrase: ReadonlyArray<number>
+  readonly cells: ReadonlyArray<number>
+}
 
 export interface Item {
   /** Token ids of each cell, `width` per cell, padded with PAD: [N · width]. */
@@ -24,6 +38,8 @@ export interface Item {
   readonly ids: ReadonlyArray<number>
   /** 1 where the next token is an answer's or its end token. */
   readonly weights: ReadonlyArray<number>
+  /** One per grounding turn whose phrase the question holds word for word. */
+  readonly pointers: ReadonlyArray<Pointer>
 }
 
 /** The tokens of a cell: its words, then its box. */
@@ -48,21 +64,51 @@ export const encodeCells = (tok: Tok.Tokenizer, c: Config.Config, scene: Scene.S
   return { cells, cellMask }
 }
 
+const indexOfRun = (xs: ReadonlyArray<number>, run: ReadonlyArray<number>): number => {
+  for (let i = 0; i + run.length <= xs.length; i++) if (run.every((x, k) => xs[i + k] === x)) return i
+  return -1
+}
+
+/** A grounding turn's pointer, its question starting at token `at`; undefined for other turns. */
+const pointer = (tok: Tok.Tokenizer, scene: Scene.Scene, cells: ReadonlyArray<Layout.Cell | undefined>, slot: number, t: Layout.Turn, at: number, question: ReadonlyArray<number>, answer: ReadonlyArray<number>): Pointer | undefined => {
+  const region = t.task === "grounding" ? scene.regions.find((r) => RcTasks.boxText(scene, r.box) === t.answer) : undefined
+  if (region === undefined) return undefined
+  const words = tok.encode(` ${region.phrase}`)
+  const from = indexOfRun(question, words)
+  if (from < 0) return undefined
+  return {
+    queries: Array.from({ length: answer.length - 1 }, (_, k) => at + question.length - 1 + k),
+    phrase: Array.from({ length: words.length - 1 }, (_, k) => at + from + 1 + k),
+    cells: cells.flatMap((cell, p) => (cell?.box === t.answer ? [slot + p] : []))
+  }
+}
+
 /** A training item: the scene's layout and up to `turns` questions, cut to the LM's context. */
 export const item = (tok: Tok.Tokenizer, c: Config.Config, scene: Scene.Scene, turns: ReadonlyArray<Layout.Turn>): Item => {
   const ids: Array<number> = [...Prompt.prefix(tok), ...Array<number>(Config.imageTokens(c)).fill(Tok.IMG)]
   const weights: Array<number> = ids.map(() => 0)
+  const cells = Layout.cells(scene, c.vit.imageSize / c.vit.patchSize)
+  const pointers: Array<Pointer> = []
   for (const t of turns) {
     const question = tok.encode(Prompt.turn(t.instruction))
     const answer = [...tok.encode(` ${t.answer}`), Tok.EOS]
     if (ids.length + question.length + answer.length > c.lm.maxLen + 1) break
+    const p = pointer(tok, scene, cells, Prompt.imageSlot(tok), t, ids.length, question, answer)
+    if (p !== undefined) pointers.push(p)
     ids.push(...question)
     weights.push(...question.map(() => 0))
     ids.push(...answer)
     weights.push(...answer.map(() => 1))
   }
-  return { ...encodeCells(tok, c, scene), ids, weights }
+  return { ...encodeCells(tok, c, scene), ids, weights, pointers }
 }
+
+/** What the next-token loss covers: the answers (and their end tokens), or all the text after the layout. */
+export type Loss = "answers" | "text"
+
+/** An item's loss weights under `loss`: its answers, or every token from `textFrom` on. */
+export const withLoss = (item: Item, loss: Loss, textFrom: number): Item =>
+  loss === "answers" ? item : { ...item, weights: item.ids.map((_, t) => (t >= textFrom ? 1 : 0)) }
 
 /** Where the LM's layouts come from: generated scenes of `seed`, `turns` questions each. */
 export interface Source {

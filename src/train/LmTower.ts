@@ -18,7 +18,8 @@ import { checkpointEvery, pretrainOptions, started, thin, type TrainOptions } fr
 /**
  * The foundation's LM: pretraining on scene layouts (Pretrain.lmLayouts) of `scenes` generated
  * scenes of `sceneSeed`, `turns` questions each, each made when the training reads it (so a
- * fresh layout every sequence costs no memory); only the LM is saved, with the vocabulary. At each
+ * fresh layout every sequence costs no memory), the next-token loss on `loss` plus the pointer
+ * guide weighted `guide`; only the LM is saved, with the vocabulary. At each
  * checkpoint it is scored by the LM gate's measure on `heldOutScenes` scenes of `heldOutSeed`, so
  * its curve says what held-out grounding it reached against steps.
  */
@@ -26,7 +27,7 @@ export const lmTower = async (
   vocab: ReadonlyArray<string>,
   out: string,
   o: TrainOptions,
-  data: { readonly sceneSeed: number; readonly scenes: number; readonly turns: number; readonly heldOutSeed: number; readonly heldOutScenes: number }
+  data: { readonly sceneSeed: number; readonly scenes: number; readonly turns: number; readonly heldOutSeed: number; readonly heldOutScenes: number; readonly loss: Layouts.Loss; readonly guide: number }
 ) => {
   const backend = await started(o.log)
   const tok = Tok.fromVocab(vocab)
@@ -41,7 +42,7 @@ export const lmTower = async (
     o.log(`step ${step}: held-out grounding ${(100 * g.accuracy).toFixed(1)} % of ${g.n}`)
     return { grounding: g.accuracy, ...g.byForm }
   } }
-  const r = await Pretrain.lmLayouts(model, { scenes: data.scenes, at: (i) => Layouts.itemAt(tok, c, source, i) }, { ...pretrainOptions(o), evaluate })
+  const r = await Pretrain.lmLayouts(model, { scenes: data.scenes, at: (i) => Layouts.itemAt(tok, c, source, i) }, { ...pretrainOptions(o), evaluate, loss: data.loss, guide: data.guide })
   await Checkpoint.saveParts(out, model, tok, ["lm/"], { stage: "lm-tower" })
   W.dispose(model.weights)
   return { losses: thin(r.losses), heldOut: r.evaluations, backend: backend.name }

@@ -1,28 +1,30 @@
 /**
- * Trials of the LM tower's attention design (pipelines/lm-study.ts). The LM tower (LmTower.ts)
- * learns to read a box out of a layout cell in a few hundred steps, then stays at a phrase-blind
- * choice among the scene's objects. A trial pretrains the same LM on the same layouts with the
- * same loss, changing only which positions each block's attention may see and how it weighs
- * distance, and measures held-out grounding against steps with the LM gate's prompt and metric,
- * decoded under the same attention. Every design is a set of additive masks, so the blocks are
- * the LM's own (Layers.block).
+ * Trials of the LM tower's pretraining (pipelines/lm-study.ts). Until 2026-12-04 the LM tower
+ * learned to read a box out of a layout cell in a few hundred steps, then stayed at a phrase-blind
+ * choice among the scene's objects. A trial pretrains the same LM on the same layouts, changing
+ * which positions each block's attention may see and how it weighs distance, what the loss covers
+ * and whether the pointer guide teaches two heads where to look, and measures held-out grounding
+ * against steps with the LM gate's prompt and metric, decoded under the same attention. Every
+ * design is a set of additive masks, so the blocks are the LM's own (Layers.block).
  *
- * - `causal`: the LM tower's attention.
+ * - `causal`: plain causal attention, the LM towers' before 2026-12-04.
  * - `alibi`: plus ALiBi's distance penalty (−slope · distance) in half the heads, so a position
- *   weighs the tokens just before it (a question's phrase) without learning where they are.
+ *   weighs the tokens just before it (a question's phrase) without learning where they are: the
+ *   LM's own attention since (Lm.positionBias).
  * - `prefix`: the image and the first question are read both ways (a prefix LM, as PaliGemma), so
  *   a layout cell can see the phrase asked about it; the answers stay causal.
  * - `image-from-1`: in the first block, text does not see the image, so an answer reads a cell only
  *   from the second block on, where the phrase can already be at its position.
  *
- * Apart from the design, `loss: "text"` trains the next-token loss on all the text after the
- * layout — the questions too, as a pretrained LM's loss covers all its text — where the tower's
- * covers only the answers: predicting a phrase's next word from the layout already asks which
+ * `cells: "own"` keeps each layout cell from reading the cells before it. `loss: "text"` trains
+ * the next-token loss on all the text after the layout — the questions too, as a pretrained LM's
+ * loss covers all its text: predicting a phrase's next word from the layout already asks which
  * described objects the words so far fit, and keeps the words worth carrying through the blocks.
- * And `background: "token"` writes a word of its own (` background`, new to
- * the vocabulary) into each empty cell. An empty cell is otherwise its position embedding alone,
- * which the blocks' layer norms scale up to a full-size vector; measured on the shipped LM tower,
- * its later blocks' heads put most of their attention there.
+ * `guide: "heads"` adds the pointer guide (Pointers.ts), weighted `guideWeight`. And
+ * `background: "token"` writes a word of its own (` background`, new to the vocabulary) into each
+ * empty cell. An empty cell is otherwise its position embedding alone, which the blocks' layer
+ * norms scale up to a full-size vector; measured on the LM tower shipped before 2026-12-04, its
+ * later blocks' heads put most of their attention there.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import * as Box from "../data/Box.ts"
@@ -39,26 +41,48 @@ import * as Metrics from "../eval/Metrics.ts"
 import { GROUNDING } from "./Answer.ts"
 import * as Layouts from "./Layouts.ts"
 import * as Loop from "./Loop.ts"
+import * as Pointers from "./Pointers.ts"
 import { checkpointEvery, started, thin, type TrainOptions } from "./Session.ts"
 
 export const DESIGNS = ["causal", "alibi", "prefix", "image-from-1"] as const
 export type Design = (typeof DESIGNS)[number]
 
-/** ALiBi slopes: 1/2, 1/8, … for the first half of the heads, none for the rest. */
-export const alibiSlopes = (heads: number): Array<number> => Array.from({ length: heads }, (_, h) => (h < heads / 2 ? 2 ** -(1 + 2 * h) : 0))
-
 /**
  * Each block's additive attention mask for a batch of T positions whose rows' prefixes (image
  * and first question, up to the first answer token) have the given lengths: [B or 1, H or 1, T, T].
  */
-export const masks = (design: Design, c: Config.Config, imageSlot: number, prefixes: ReadonlyArray<number>, T: number): Array<tf.Tensor> => {
+export const masks = (design: Design, c: Config.Config, imageSlot: number, prefixes: ReadonlyArray<number>, T: number, cells: Cells = "causal"): Array<tf.Tensor> => {
+  const ms = designMasks(design, c, imageSlot, prefixes, T)
+  if (cells === "causal") return ms
+  const N = Config.imageTokens(c)
+  const apart = new Float32Array(T * T)
+  for (let q = imageSlot; q < Math.min(imageSlot + N, T); q++) for (let k = imageSlot; k < q; k++) apart[q * T + k] = -1e9
+  const extra = tf.tensor4d(apart, [1, 1, T, T])
+  const memo = new Map<tf.Tensor, tf.Tensor>()
+  const out = ms.map((m) => {
+    if (!memo.has(m)) memo.set(m, tf.add(m, extra))
+    return memo.get(m)!
+  })
+  extra.dispose()
+  new Set(ms).forEach((m) => m.dispose())
+  return out
+}
+
+/**
+ * Whether a layout cell reads the cells before it (`causal`, the LM's order) or only itself
+ * (`own`), so each cell's state stays a function of its own words and box, and only the text reads
+ * across cells.
+ */
+export type Cells = "causal" | "own"
+
+const designMasks = (design: Design, c: Config.Config, imageSlot: number, prefixes: ReadonlyArray<number>, T: number): Array<tf.Tensor> => {
   const depth = c.lm.depth
   const causal = Lm.causalMask(T) // [1, 1, T, T]
   switch (design) {
     case "causal":
       return Array.from({ length: depth }, () => causal)
     case "alibi": {
-      const slopes = alibiSlopes(c.lm.heads)
+      const slopes = Lm.alibiSlopes(c.lm.heads)
       const bias = new Float32Array(slopes.length * T * T)
       slopes.forEach((s, h) => {
         if (s > 0) for (let q = 0; q < T; q++) for (let k = 0; k <= q; k++) bias[(h * T + q) * T + k] = -s * (q - k)
@@ -91,9 +115,10 @@ export const masks = (design: Design, c: Config.Config, imageSlot: number, prefi
  * Lm.run's loop with a mask per block (Lm.run takes one for all; widening it would move every
  * shipped tower's key, so it waits for the next re-export).
  */
-export const hidden = (model: Pink.Model, ids: tf.Tensor, embeddings: tf.Tensor, blockMasks: ReadonlyArray<tf.Tensor>): tf.Tensor => {
+export const hidden = (model: Pink.Model, ids: tf.Tensor, embeddings: tf.Tensor, blockMasks: ReadonlyArray<tf.Tensor>, entering?: Array<tf.Tensor>): tf.Tensor => {
   let h = Pink.inputs(model, ids, { embeddings }, { training: true }) // [B, T, C]
   blockMasks.forEach((m, i) => {
+    entering?.push(h)
     h = L.block(model.weights, `lm/h${i}`, h, model.config.lm.heads, m, undefined) // [B, T, C]
   })
   return L.layerNorm(model.weights, "lm/lnf", h) // [B, T, C]
@@ -105,7 +130,7 @@ const disposeAll = (ts: ReadonlyArray<tf.Tensor>) => new Set(ts).forEach((t) => 
  * Greedy answers to prompts over their layouts, under the design's masks: no cache, each row
  * right-padded and read at its own last token, `maxNewTokens` at most, cut at the end token.
  */
-export const answers = (model: Pink.Model, tok: Tok.Tokenizer, design: Design, layouts: { readonly cells: tf.Tensor; readonly mask: tf.Tensor }, prompts: ReadonlyArray<ReadonlyArray<number>>, maxNewTokens: number): Array<string> => {
+export const answers = (model: Pink.Model, tok: Tok.Tokenizer, design: Design, layouts: { readonly cells: tf.Tensor; readonly mask: tf.Tensor }, prompts: ReadonlyArray<ReadonlyArray<number>>, maxNewTokens: number, cells: Cells = "causal"): Array<string> => {
   const c = model.config
   const seqs = prompts.map((p) => [...p])
   const done = prompts.map(() => false)
@@ -115,7 +140,7 @@ export const answers = (model: Pink.Model, tok: Tok.Tokenizer, design: Design, l
     if (T > c.lm.maxLen) break
     const next = tf.tidy(() => {
       const ids = tf.tensor2d(seqs.flatMap((x) => [...x, ...Array<number>(T - x.length).fill(Tok.PAD)]), [seqs.length, T], "int32")
-      const ms = masks(design, c, model.imageSlot, prompts.map((p) => p.length), T)
+      const ms = masks(design, c, model.imageSlot, prompts.map((p) => p.length), T, cells)
       const h = hidden(model, ids, embeddings, ms) // [B, T, C]
       disposeAll(ms)
       const last = tf.gather(tf.reshape(h, [-1, c.lm.width]), tf.tensor1d(seqs.map((x, b) => b * T + x.length - 1), "int32")) // [B, C]
@@ -134,11 +159,6 @@ export const answers = (model: Pink.Model, tok: Tok.Tokenizer, design: Design, l
 }
 
 export type Background = "empty" | "token"
-export type Loss = "answers" | "text"
-
-/** An item's loss weights under `loss`: its answers (the tower's), or every token after the layout. */
-export const withLoss = (item: Layouts.Item, loss: Loss, textFrom: number): Layouts.Item =>
-  loss === "answers" ? item : { ...item, weights: item.ids.map((_, t) => (t >= textFrom ? 1 : 0)) }
 
 /** The word written into empty cells with `background: "token"`. */
 export const BACKGROUND = " background"
@@ -160,12 +180,32 @@ const layoutOf = (tok: Tok.Tokenizer, background: Background) => {
   return <A extends { readonly cells: Int32Array; readonly cellMask: Float32Array }>(e: A): A => (background === "token" ? fillBackground(e, width, id) : e)
 }
 
+export const GUIDES = ["none", "heads"] as const
+export type Guide = (typeof GUIDES)[number]
+
+/**
+ * Held-out: the mean attention share of the pointer guide's heads (Pointers.ts) at the answers'
+ * box positions — the gathering head's on the phrase, the pointing head's on the meant object's
+ * cells — over `items` layouts of `seed` (whether or not the trial teaches them).
+ */
+export const guideShares = (model: Pink.Model, tok: Tok.Tokenizer, design: Design, o: { readonly seed: number; readonly items: number; readonly turns: number; readonly cells: Cells }): { readonly gather: number; readonly point: number } =>
+  tf.tidy(() => {
+    const c = model.config
+    const items = Array.from({ length: o.items }, (_, i) => Layouts.itemAt(tok, c, { seed: o.seed, turns: o.turns }, i))
+    const b = Layouts.batch(model, items)
+    const ms = masks(design, c, model.imageSlot, items.map((it) => it.weights.indexOf(1)), b.ids.shape[1]!, o.cells)
+    const entering: Array<tf.Tensor> = []
+    hidden(model, b.ids, Layouts.embed(model.weights, b.cells, b.cellMask, Config.imageTokens(c)), ms, entering)
+    const g = Pointers.guide(model, entering, ms, items.map((it) => it.pointers))
+    return { gather: g.gather.dataSync()[0]!, point: g.point.dataSync()[0]! }
+  })
+
 /**
  * The LM gate's measure (Gates.lmGrounding's queries, prompt and metric) under a design. Its
  * queries are built as the gate builds them; sharing that code would move the shipped lm-gate's
  * key, so it waits for the next re-export too.
  */
-export const grounding = (model: Pink.Model, tok: Tok.Tokenizer, design: Design, o: { readonly seed: number; readonly scenes: number; readonly batchSize: number; readonly background: Background }): { readonly accuracy: number; readonly n: number } => {
+export const grounding = (model: Pink.Model, tok: Tok.Tokenizer, design: Design, o: { readonly seed: number; readonly scenes: number; readonly batchSize: number; readonly background: Background; readonly cells: Cells }): { readonly accuracy: number; readonly n: number } => {
   const c = model.config
   const queries = Array.from({ length: o.scenes }, (_, i) => Scene.describeScene(i, { seed: o.seed, minObjects: 3, maxObjects: 6 }))
     .flatMap((scene) => scene.regions.map((r) => ({ scene, phrase: r.phrase, truth: Box.normalise(r.box, scene.width, scene.height) })))
@@ -177,7 +217,7 @@ export const grounding = (model: Pink.Model, tok: Tok.Tokenizer, design: Design,
     const cells = tf.tensor2d(Int32Array.from(encoded.flatMap((e) => [...e.cells])), [chunk.length, K], "int32")
     const mask = tf.tensor2d(Float32Array.from(encoded.flatMap((e) => [...e.cellMask])), [chunk.length, K])
     const prompts = chunk.map((q) => Prompt.promptIds(tok, c, GROUNDING.replace("<des>{phrase}</des>", q.phrase)))
-    const out = answers(model, tok, design, { cells, mask }, prompts, 6)
+    const out = answers(model, tok, design, { cells, mask }, prompts, 6, o.cells)
     cells.dispose()
     mask.dispose()
     chunk.forEach((q, k) => results.push(Metrics.rec(out[k]!, q.truth)))
@@ -194,7 +234,7 @@ export const grounding = (model: Pink.Model, tok: Tok.Tokenizer, design: Design,
 export const lmTrial = async (
   vocab: ReadonlyArray<string>,
   o: TrainOptions,
-  data: { readonly design: Design; readonly background: Background; readonly loss: Loss; readonly sceneSeed: number; readonly scenes: number; readonly turns: number; readonly heldOutSeed: number; readonly heldOutScenes: number }
+  data: { readonly design: Design; readonly background: Background; readonly loss: Layouts.Loss; readonly guide: Guide; readonly guideWeight: number; readonly cells: Cells; readonly sceneSeed: number; readonly scenes: number; readonly turns: number; readonly heldOutSeed: number; readonly heldOutScenes: number }
 ) => {
   const backend = await started(o.log)
   const tok = Tok.fromVocab(data.background === "token" ? [...vocab, BACKGROUND] : vocab)
@@ -205,19 +245,23 @@ export const lmTrial = async (
   const source = { seed: data.sceneSeed, turns: data.turns }
   const N = Config.imageTokens(c)
   const measure = (step: number) => {
-    const g = grounding(model, tok, data.design, { seed: data.heldOutSeed, scenes: data.heldOutScenes, batchSize: 32, background: data.background })
-    o.log(`step ${step}: held-out grounding ${(100 * g.accuracy).toFixed(1)} % of ${g.n} (${data.design}, background ${data.background}, loss on ${data.loss})`)
-    return Promise.resolve({ grounding: g.accuracy })
+    const g = grounding(model, tok, data.design, { seed: data.heldOutSeed, scenes: data.heldOutScenes, batchSize: 32, background: data.background, cells: data.cells })
+    const shares = data.background === "empty" ? guideShares(model, tok, data.design, { seed: data.heldOutSeed, items: 32, turns: data.turns, cells: data.cells }) : undefined
+    o.log(`step ${step}: held-out grounding ${(100 * g.accuracy).toFixed(1)} % of ${g.n} (${data.design}, background ${data.background}, loss on ${data.loss}, guide ${data.guide}, cells ${data.cells})`)
+    return Promise.resolve({ grounding: g.accuracy, ...(shares && { gather: shares.gather, point: shares.point }) })
   }
   const sample = Array.from({ length: Math.min(64, data.scenes) }, (_, i) => Layouts.itemAt(tok, c, source, i).ids.length)
   const r = await Loop.train(model.weights, Freeze.policy("lm", model), (step) => {
     const items = Array.from({ length: o.batchSize }, (_, k) => layout(Layouts.itemAt(tok, c, source, (step * o.batchSize + k) % data.scenes)))
     // The prefix design's prefix ends where the answers start, whatever the loss covers.
     const prefixes = items.map((it) => it.weights.indexOf(1))
-    const b = Layouts.batch(model, items.map((it) => withLoss(it, data.loss, model.imageSlot + N + 1)))
-    const ms = masks(data.design, c, model.imageSlot, prefixes, b.ids.shape[1]!)
-    const loss = Pink.answerLoss(model, hidden(model, b.ids, Layouts.embed(model.weights, b.cells, b.cellMask, N), ms), b.targets, b.weights)
-    return loss
+    const b = Layouts.batch(model, items.map((it) => Layouts.withLoss(it, data.loss, model.imageSlot + N + 1)))
+    const ms = masks(data.design, c, model.imageSlot, prefixes, b.ids.shape[1]!, data.cells)
+    const entering: Array<tf.Tensor> = []
+    const loss = Pink.answerLoss(model, hidden(model, b.ids, Layouts.embed(model.weights, b.cells, b.cellMask, N), ms, entering), b.targets, b.weights)
+    if (data.guide === "none") return loss
+    const g = Pointers.guide(model, entering, ms, items.map((it) => it.pointers))
+    return tf.add(loss, tf.mul(g.loss, data.guideWeight)) as tf.Scalar
   }, {
     steps: o.steps,
     lr: o.lr,
@@ -233,7 +277,7 @@ export const lmTrial = async (
   W.dispose(model.weights)
   const last = r.evaluations[r.evaluations.length - 1]
   return {
-    metrics: { grounding: last?.metrics.grounding ?? 0, steps: o.steps, ...Object.fromEntries(r.evaluations.map((e) => [`grounding@${e.step}`, e.metrics.grounding])) },
-    curve: { losses: thin(r.losses), heldOut: r.evaluations, design: data.design, background: data.background, loss: data.loss, backend: backend.name }
+    metrics: { grounding: 0, ...last?.metrics, steps: o.steps, ...Object.fromEntries(r.evaluations.flatMap((e) => Object.entries(e.metrics).map(([k, v]) => [`${k}@${e.step}`, v]))) },
+    curve: { losses: thin(r.losses), heldOut: r.evaluations, design: data.design, background: data.background, loss: data.loss, guide: data.guide, cells: data.cells, backend: backend.name }
   }
 }

@@ -7,7 +7,8 @@
  *   that object's box, from linear heads that are dropped afterwards — patch-level supervision, so
  *   the frozen features say what is where.
  * - `lmLayouts` (the foundation's LM): the LM reads scene layouts (Layouts.ts) at the image slot
- *   and answers questions about them; the loss covers the answers.
+ *   and answers questions about them; the loss covers the answers or all the text after the
+ *   layout, plus the pointer guide (Pointers.ts) on two heads' attention, weighted `guide`.
  *
  * Batches depend only on the seed and the step, so all of them resume from checkpoints exactly.
  */
@@ -18,12 +19,14 @@ import * as Scene from "../data/Scene.ts"
 import * as Config from "../model/Config.ts"
 import * as Freeze from "../model/Freeze.ts"
 import * as L from "../model/Layers.ts"
+import * as Lm from "../model/Lm.ts"
 import * as Pink from "../model/Pink.ts"
 import * as Tok from "../model/Tokenizer.ts"
 import * as Vit from "../model/Vit.ts"
 import * as W from "../model/Weights.ts"
 import * as Layouts from "./Layouts.ts"
 import * as Loop from "./Loop.ts"
+import * as Pointers from "./Pointers.ts"
 
 export interface Options {
   readonly steps: number
@@ -193,14 +196,27 @@ export const patchFeatures = (model: Pink.Model, items: ReadonlyArray<DenseItem>
  * call), read in order, `batchSize` a step, so no layout repeats while steps × batchSize ≤ scenes
  * and none has to be held in memory; the loss covers the answers.
  */
-export const lmLayouts = (model: Pink.Model, layouts: { readonly scenes: number; readonly at: (i: number) => Layouts.Item }, o: Options): Promise<Loop.Result> => {
+export const lmLayouts = (
+  model: Pink.Model,
+  layouts: { readonly scenes: number; readonly at: (i: number) => Layouts.Item },
+  o: Options & { readonly loss: Layouts.Loss; readonly guide: number }
+): Promise<Loop.Result> => {
   const c = model.config
   const N = Config.imageTokens(c)
   const sample = Array.from({ length: Math.min(256, layouts.scenes) }, (_, i) => layouts.at(i).ids.length)
   const meanLength = sample.reduce((n, l) => n + l, 0) / Math.max(1, sample.length)
   return Loop.train(model.weights, Freeze.policy("lm", model), (step) => {
-    const b = Layouts.batch(model, Array.from({ length: o.batchSize }, (_, k) => layouts.at((step * o.batchSize + k) % layouts.scenes)))
-    const hidden = Pink.hidden(model, b.ids, { embeddings: Layouts.embed(model.weights, b.cells, b.cellMask, N) }, { training: true }) // [B, T, C]
-    return Pink.answerLoss(model, hidden, b.targets, b.weights)
+    const items = Array.from({ length: o.batchSize }, (_, k) => layouts.at((step * o.batchSize + k) % layouts.scenes))
+    const b = Layouts.batch(model, items.map((it) => Layouts.withLoss(it, o.loss, model.imageSlot + N + 1)))
+    const T = b.ids.shape[1]!
+    const mask = Lm.causalMask(T) // [1, 1, T, T]
+    const entering: Array<tf.Tensor> = []
+    const x = Pink.inputs(model, b.ids, { embeddings: Layouts.embed(model.weights, b.cells, b.cellMask, N) }, { training: true })
+    const hidden = Lm.run(model.weights, c, x, mask, undefined, undefined, entering) // [B, T, C]
+    const loss = Pink.answerLoss(model, hidden, b.targets, b.weights)
+    if (o.guide === 0) return loss
+    const blockMask = tf.add(mask, Lm.positionBias(c.lm.heads, T, T)) // what Lm.run's blocks attend under
+    const g = Pointers.guide(model, entering, entering.map(() => blockMask), items.map((it) => it.pointers))
+    return tf.add(loss, tf.mul(g.loss, o.guide)) as tf.Scalar
   }, loopOptions(o, Math.round(o.batchSize * meanLength)))
 }

@@ -35,7 +35,14 @@ export const lmTower = trainingStage({
   description: "Pretraining of the LM on scene layouts in text: captions, phrases to boxes, boxes to phrases",
   defaults: [3000, 32, 2e-3, 0.01, 0.05, 12],
   preset: "hires",
-  params: { ...sceneParams(102, 96000, 104, 40), turns: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 8) },
+  params: {
+    ...sceneParams(102, 96000, 104, 40),
+    turns: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 8),
+    /** The next-token loss on the answers only, or on all the text after the layout. */
+    loss: Stage.param(Schema.Literals(["answers", "text"]), "text"),
+    /** The pointer guide's weight (src/train/Pointers.ts); 0 turns it off. */
+    guide: Stage.param(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0)), 0.1)
+  },
   inputs: { vocab: Input.json(vocabulary.out.vocab) },
   train: async (inputs, model, o, extra) => (await lm()).lmTower(inputs.vocab, model, o, extra)
 })

@@ -12,6 +12,7 @@ import * as Backend from "../../src/model/Backend.ts"
 import * as Config from "../../src/model/Config.ts"
 import * as Freeze from "../../src/model/Freeze.ts"
 import * as Generate from "../../src/model/Generate.ts"
+import * as Lm from "../../src/model/Lm.ts"
 import * as Pink from "../../src/model/Pink.ts"
 import * as Prompt from "../../src/model/Prompt.ts"
 import * as Vit from "../../src/model/Vit.ts"
@@ -223,4 +224,15 @@ test.serial("weights load from a TF.js model directory with several shards; a ba
   t.regex(error!.message, /model\.json: invalid JSON/)
   W.dispose(m.weights)
   W.dispose(fresh.weights)
+})
+
+test("the LM's distance penalty: each sloped head's bias is −slope × distance, the queries of a cached step are the last rows, nothing above the diagonal", (t) => {
+  t.deepEqual(Lm.alibiSlopes(4), [0.5, 0.125, 0, 0])
+  const full = Lm.positionBias(4, 6, 6).arraySync() as Array<Array<Array<Array<number>>>>
+  t.is(full[0]![0]![5]![1], -2, "head 0: 4 back at 1/2")
+  t.is(full[0]![1]![5]![1], -0.5, "head 1: 4 back at 1/8")
+  t.is(full[0]![2]![5]![1], 0, "heads without a slope read any distance alike")
+  t.is(full[0]![0]![1]![5], 0, "above the diagonal is the causal mask's part")
+  const step = Lm.positionBias(4, 2, 6).arraySync() as Array<Array<Array<Array<number>>>>
+  for (let h = 0; h < 4; h++) t.deepEqual(step[0]![h], full[0]![h]!.slice(4), `head ${h}: two new queries over six keys are the last two rows`)
 })

@@ -1,6 +1,6 @@
 /**
  * The LM attention designs of src/train/LmTrial.ts: each is the mask it says it is, and the
- * `causal` design is the LM tower's own forward pass, so a study's baseline row is the tower.
+ * `alibi` design is the LM's own forward pass, so a study's row with it is the tower.
  */
 import test from "ava"
 import * as tf from "@tensorflow/tfjs-core"
@@ -8,6 +8,7 @@ import "@tensorflow/tfjs-backend-cpu"
 import * as Config from "../../src/model/Config.ts"
 import * as Lm from "../../src/model/Lm.ts"
 import * as Pink from "../../src/model/Pink.ts"
+import * as Prompt from "../../src/model/Prompt.ts"
 import * as LmTrial from "../../src/train/LmTrial.ts"
 
 const c = Config.presets.nano
@@ -50,22 +51,24 @@ test("image-from-1 hides the image from the text in the first block only", (t) =
 
 test("alibi penalises distance in half the heads, by each head's slope", (t) => {
   const [m] = masksOf("alibi", [T])
-  const slopes = LmTrial.alibiSlopes(c.lm.heads)
+  const slopes = Lm.alibiSlopes(c.lm.heads)
   t.deepEqual(slopes, [0.5, 0])
   t.is(m![0]![0]![10]![4], -3)
   t.true(m![0]![1]![10]![4] === 0)
   t.true(m![0]![0]![4]![10]! < -1e8)
 })
 
-test("the causal design's forward pass is the LM's", (t) => {
+test("the alibi design's forward pass is the LM's (Lm.run adds the distance penalty itself)", (t) => {
   const model = Pink.init(c, 40, slot, 3, false)
   const ids = tf.tensor2d([Array.from({ length: T }, (_, i) => (i * 7) % 40)], [1, T], "int32")
   const embeddings = tf.randomNormal([1, N, c.lm.width], 0, 0.02, "float32", 5)
-  const ours = LmTrial.hidden(model, ids, embeddings, LmTrial.masks("causal", c, slot, [T], T))
+  const ours = LmTrial.hidden(model, ids, embeddings, LmTrial.masks("alibi", c, slot, [T], T))
   const lm = Pink.hidden(model, ids, { embeddings }, { training: true })
   t.true(tf.max(tf.abs(tf.sub(ours, lm))).dataSync()[0]! < 1e-6)
-  const blind = LmTrial.hidden(model, ids, embeddings, LmTrial.masks("image-from-1", c, slot, [T], T))
-  t.true(tf.max(tf.abs(tf.sub(blind, lm))).dataSync()[0]! > 1e-4, "and another design's is not")
+  for (const other of ["causal", "image-from-1"] as const) {
+    const theirs = LmTrial.hidden(model, ids, embeddings, LmTrial.masks(other, c, slot, [T], T))
+    t.true(tf.max(tf.abs(tf.sub(theirs, lm))).dataSync()[0]! > 1e-4, `and the ${other} design's is not`)
+  }
 })
 
 test("the background word goes into empty cells only", (t) => {
@@ -76,16 +79,9 @@ test("the background word goes into empty cells only", (t) => {
   t.deepEqual(Array.from(e.cellMask), [1, 1, 0, 1, 0, 0, 1, 0, 0])
 })
 
-test("the text loss covers every token after the layout; the answers loss is the tower's", (t) => {
-  const item = { cells: new Int32Array(0), cellMask: new Float32Array(0), ids: [1, 9, 4, 4, 7, 8, 5, 2], weights: [0, 0, 0, 0, 0, 0, 1, 1] }
-  t.is(LmTrial.withLoss(item, "answers", 4), item)
-  t.deepEqual(LmTrial.withLoss(item, "text", 4).weights, [0, 0, 0, 0, 1, 1, 1, 1])
-})
-
-test("a trial's decoder answers what the gate's decoder answers, under the causal design", async (t) => {
+test("a trial's decoder answers what the gate's decoder answers, under the LM's own (alibi) design", async (t) => {
   const { fromScenes } = await import("../../src/train/Vocabulary.ts")
   const Tok = await import("../../src/model/Tokenizer.ts")
-  const Prompt = await import("../../src/model/Prompt.ts")
   const Scene = await import("../../src/data/Scene.ts")
   const Layouts = await import("../../src/train/Layouts.ts")
   const Generate = await import("../../src/model/Generate.ts")
@@ -97,9 +93,23 @@ test("a trial's decoder answers what the gate's decoder answers, under the causa
   const K = encoded[0]!.cells.length
   const cells = tf.tensor2d(Int32Array.from(encoded.flatMap((e) => [...e.cells])), [3, K], "int32")
   const mask = tf.tensor2d(Float32Array.from(encoded.flatMap((e) => [...e.cellMask])), [3, K])
-  const ours = LmTrial.answers(model, tok, "causal", { cells, mask }, instructions.map((x) => Prompt.promptIds(tok, c, x)), 6)
+  const ours = LmTrial.answers(model, tok, "alibi", { cells, mask }, instructions.map((x) => Prompt.promptIds(tok, c, x)), 6)
   const embeddings = Layouts.embed(model.weights, cells, mask, N)
   const gate = await Generate.generate(model, tok, { embeddings }, instructions, { maxNewTokens: 6 })
   t.true(ours.every((a) => a.length > 0), "the untrained model writes something to compare")
   t.deepEqual(ours, gate.map((g) => g.replace(/<eos>.*$/, "").trim()))
+})
+
+test("cells read only themselves with cells `own`, in every block and under any design; the text still reads them", (t) => {
+  for (const design of ["causal", "alibi"] as const) {
+    const ms = LmTrial.masks(design, c, slot, [T], T, "own").map((m) => m.arraySync() as Array<Array<Array<Array<number>>>>)
+    const plain = LmTrial.masks(design, c, slot, [T], T).map((m) => m.arraySync() as Array<Array<Array<Array<number>>>>)
+    for (const [i, m] of ms.entries()) {
+      t.true(m[0]![0]![slot + 2]![slot + 1]! < -1e8, "a cell does not read the cell before it")
+      // (=== since the causal mask holds −0 where adding the cells' 0 gives +0)
+      t.true(m[0]![0]![slot + 2]![slot + 2] === plain[i]![0]![0]![slot + 2]![slot + 2], "but reads itself")
+      t.true(m[0]![0]![slot + 2]![1] === plain[i]![0]![0]![slot + 2]![1], "and the prompt before the layout")
+      t.true(m[0]![0]![slot + N + 1]![slot + 1] === plain[i]![0]![0]![slot + N + 1]![slot + 1], "the text reads the cells as before")
+    }
+  }
 })
