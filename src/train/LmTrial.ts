@@ -112,8 +112,9 @@ const designMasks = (design: Design, c: Config.Config, imageSlot: number, prefix
 
 /**
  * The LM's hidden states [B, T, C] over a layout in the image slot, each block under its mask:
- * Lm.run's loop with a mask per block (Lm.run takes one for all; widening it would move every
- * shipped tower's key, so it waits for the next re-export).
+ * Lm.run's loop with a mask per block and without Lm.run's own distance penalty, so a design's
+ * masks are the whole of its attention (`alibi` adds the same penalty: that design is the LM's
+ * forward pass). `entering` collects each block's input, as Lm.run's does.
  */
 export const hidden = (model: Pink.Model, ids: tf.Tensor, embeddings: tf.Tensor, blockMasks: ReadonlyArray<tf.Tensor>, entering?: Array<tf.Tensor>): tf.Tensor => {
   let h = Pink.inputs(model, ids, { embeddings }, { training: true }) // [B, T, C]
