@@ -82,12 +82,7 @@ const designMasks = (design: Design, c: Config.Config, imageSlot: number, prefix
     case "causal":
       return Array.from({ length: depth }, () => causal)
     case "alibi": {
-      const slopes = Lm.alibiSlopes(c.lm.heads)
-      const bias = new Float32Array(slopes.length * T * T)
-      slopes.forEach((s, h) => {
-        if (s > 0) for (let q = 0; q < T; q++) for (let k = 0; k <= q; k++) bias[(h * T + q) * T + k] = -s * (q - k)
-      })
-      const m = tf.tidy(() => tf.add(causal, tf.tensor4d(bias, [1, slopes.length, T, T]))) // [1, H, T, T]
+      const m = tf.tidy(() => tf.add(causal, Lm.positionBias(c.lm.heads, T, T))) // [1, H, T, T]: the LM's own penalty
       causal.dispose()
       return Array.from({ length: depth }, () => m)
     }
@@ -181,8 +176,7 @@ const layoutOf = (tok: Tok.Tokenizer, background: Background) => {
   return <A extends { readonly cells: Int32Array; readonly cellMask: Float32Array }>(e: A): A => (background === "token" ? fillBackground(e, width, id) : e)
 }
 
-export const GUIDES = ["none", "heads"] as const
-export type Guide = (typeof GUIDES)[number]
+export type Guide = "none" | "heads"
 
 /**
  * Held-out: the mean attention share of the pointer guide's heads (Pointers.ts) at the answers'
