@@ -5,7 +5,9 @@
  * - `vitDense` (the foundation's vision tower): every patch of the feature block predicts the
  *   colour, shape and size of the object covering it (or background) and the bin of each corner of
  *   that object's box, from linear heads that are dropped afterwards — patch-level supervision, so
- *   the frozen features say what is where.
+ *   the frozen features say what is where. With `readout` > 0 a least-squares head also regresses
+ *   the same facts as one vector (`readoutTargets`), so that they are linear in the features — the
+ *   miniature's CLIP, whose features a linear projection carries into the LM.
  * - `lmLayouts` (the foundation's LM): the LM reads scene layouts (Layouts.ts) at the image slot
  *   and answers questions about them; the loss covers the answers or all the text after the
  *   layout, plus the pointer guide (Pointers.ts) on two heads' attention, weighted `guide`.
@@ -157,26 +159,76 @@ export const initDenseHeads = (w: W.Weights, seed: number, width: number, prefix
   for (const [name, classes] of DENSE_HEADS) L.initLinear(w, seed, `${prefix}${name}`, width, classes)
 }
 
+/** Generated scene `i` of `seed` as a patch-level item at `c`'s input size, the same on every call. */
+export const denseItemAt = (c: Config.Config, seed: number, i: number, minObjects = 3): DenseItem => {
+  const { scene, image } = Scene.generate(i, { seed, minObjects, maxObjects: 6 })
+  return { image: Raster.toInput(image, c.vit.imageSize), targets: Patches.patchTargets(scene, c.vit.imageSize / c.vit.patchSize) }
+}
+
 /** Generated scenes of `seed` as patch-level items at `c`'s input size. */
-export const denseItems = (c: Config.Config, seed: number, scenes: number, minObjects = 3): Array<DenseItem> => {
-  const grid = c.vit.imageSize / c.vit.patchSize
-  return Array.from({ length: scenes }, (_, i) => {
-    const { scene, image } = Scene.generate(i, { seed, minObjects, maxObjects: 6 })
-    return { image: Raster.toInput(image, c.vit.imageSize), targets: Patches.patchTargets(scene, grid) }
-  })
+export const denseItems = (c: Config.Config, seed: number, scenes: number, minObjects = 3): Array<DenseItem> =>
+  Array.from({ length: scenes }, (_, i) => denseItemAt(c, seed, i, minObjects))
+
+/** Width of a patch's readout target: the DENSE_HEADS' classes side by side. */
+export const READOUT_WIDTH = DENSE_HEADS.reduce((n, [, k]) => n + k, 0)
+
+/** Spread, in bins, of a corner's bump in the readout target: neighbouring bins are near misses, not errors. */
+const READOUT_SPREAD = 1.5
+
+/**
+ * What the least-squares readout regresses, per patch [BN · READOUT_WIDTH]: one-hot colour, shape
+ * and size (background included) and, on object patches, a bump (peak 1) around each corner's bin
+ * (zeros on background). A linear map of features that fit these well can write any sum of
+ * per-fact vectors — a layout cell's bag of word and box embeddings, for one.
+ */
+export const readoutTargets = (labels: ReturnType<typeof denseLabels>): Float32Array => {
+  const rows = labels.object.length
+  const out = new Float32Array(rows * READOUT_WIDTH)
+  for (let r = 0; r < rows; r++) {
+    let at = r * READOUT_WIDTH
+    for (const [name, classes] of DENSE_HEADS) {
+      const k = labels[name][r]!
+      if (name === "colour" || name === "shape" || name === "size") out[at + k] = 1
+      else if (labels.object[r] === 1) for (let j = 0; j < classes; j++) out[at + j] = Math.exp(-((j - k) ** 2) / (2 * READOUT_SPREAD ** 2))
+      at += classes
+    }
+  }
+  return out
 }
 
-/** The patch-level loss of `vitDense` for a batch of items. */
-export const denseLoss = (w: W.Weights, c: Config.Config, items: ReadonlyArray<DenseItem>): tf.Scalar => {
+/** The readout term: squared error of a linear head against `readoutTargets`, summed over a patch's target and averaged over patches. */
+export const readoutLoss = (w: W.Weights, prefix: string, flat: tf.Tensor, labels: ReturnType<typeof denseLabels>): tf.Scalar => {
+  const rows = labels.object.length
+  const y = tf.tensor2d(readoutTargets(labels), [rows, READOUT_WIDTH])
+  return tf.div(tf.sum(tf.squaredDifference(L.linear(w, `${prefix}readout`, flat), y)), rows) as tf.Scalar
+}
+
+/** The patch-level loss of `vitDense` for a batch of items, with the readout term at weight `readout`. */
+export const denseLoss = (w: W.Weights, c: Config.Config, items: ReadonlyArray<DenseItem>, readout = 0): tf.Scalar => {
   const x = Vit.features(w, c, imagesOf(c, items), undefined) // [B, N, C]
-  return denseHeadLoss(w, "dense/", tf.reshape(x, [-1, c.vit.width]), denseLabels(items))
+  const flat = tf.reshape(x, [-1, c.vit.width]) // [BN, C]
+  const labels = denseLabels(items)
+  const loss = denseHeadLoss(w, "dense/", flat, labels)
+  return readout === 0 ? loss : (tf.add(loss, tf.mul(readoutLoss(w, "dense/", flat, labels), readout)) as tf.Scalar)
 }
 
-/** Patch-level pretraining of the model's ViT (its adapters, if any, are not used). */
-export const vitDense = (model: Pink.Model, items: ReadonlyArray<DenseItem>, o: Options): Promise<Loop.Result> => {
+/** Where `vitDense`'s scenes come from: `count` of them, item `i` the same on every call (so none need be held in memory). */
+export interface DenseSource {
+  readonly count: number
+  readonly at: (i: number) => DenseItem
+}
+
+/** Patch-level pretraining of the model's ViT (its adapters, if any, are not used), with the readout term at weight `readout` (default 0: off). */
+export const vitDense = (model: Pink.Model, items: ReadonlyArray<DenseItem> | DenseSource, o: Options & { readonly readout?: number }): Promise<Loop.Result> => {
   const c = model.config
   const w = model.weights
-  return withHeads(model, "dense/", () => initDenseHeads(w, o.seed, c.vit.width, "dense/"), (step) => denseLoss(w, c, sampleIndices(items.length, o.batchSize, o.seed, step).map((i) => items[i]!)), o)
+  const source: DenseSource = "count" in items ? items : { count: items.length, at: (i) => items[i]! }
+  const readout = o.readout ?? 0
+  const init = () => {
+    initDenseHeads(w, o.seed, c.vit.width, "dense/")
+    if (readout > 0) L.initLinear(w, o.seed, "dense/readout", c.vit.width, READOUT_WIDTH)
+  }
+  return withHeads(model, "dense/", init, (step) => denseLoss(w, c, sampleIndices(source.count, o.batchSize, o.seed, step).map((i) => source.at(i)), readout), o)
 }
 
 /** Frozen patch features of items, [n·N, C] flat, computed in batches. */

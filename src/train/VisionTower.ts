@@ -14,17 +14,19 @@ import { checkpointEvery, pretrainOptions, started, thin, type TrainOptions } fr
 
 /**
  * The foundation's vision tower: patch-level pretraining of the ViT (Pretrain.vitDense) on
- * `scenes` generated scenes of `sceneSeed` with 1–6 objects; only the ViT is saved. At each
- * checkpoint fresh linear probes of its features on `heldOutScenes` scenes of `heldOutSeed` say
- * what it knows against steps.
+ * `scenes` generated scenes of `sceneSeed` with 1–6 objects (each drawn when a batch first needs
+ * it), with the least-squares readout term at weight `readout`; only the ViT is saved. At each checkpoint fresh linear probes
+ * of its features on `heldOutScenes` scenes of `heldOutSeed` say what it knows against steps.
  */
-export const visionTower = async (out: string, o: TrainOptions, data: { readonly sceneSeed: number; readonly scenes: number; readonly heldOutSeed: number; readonly heldOutScenes: number }) => {
+export const visionTower = async (out: string, o: TrainOptions, data: { readonly sceneSeed: number; readonly scenes: number; readonly heldOutSeed: number; readonly heldOutScenes: number; readonly readout: number }) => {
   const backend = await started(o.log)
   const c = Config.presets[o.preset]
   const tok = Tok.fromCorpus([])
   const model = Pink.init(c, tok.size, Prompt.imageSlot(tok), o.seed, false)
-  const items = Pretrain.denseItems(c, data.sceneSeed, data.scenes, 1)
-  o.log(`${items.length} scenes at ${c.vit.imageSize} px`)
+  // Drawn when a batch first needs them, then kept: drawing a scene costs about as much as a training step's share of it.
+  const drawn = new Map<number, Pretrain.DenseItem>()
+  const items: Pretrain.DenseSource = { count: data.scenes, at: (i) => drawn.get(i) ?? drawn.set(i, Pretrain.denseItemAt(c, data.sceneSeed, i, 1)).get(i)! }
+  o.log(`${items.count} scenes at ${c.vit.imageSize} px${data.readout > 0 ? `, least-squares readout at weight ${data.readout}` : ""}`)
   // Fresh linear probes on held-out scenes (the vision gate's measure, smaller): fitted on the first
   // two thirds, scored on the rest.
   const probeItems = Pretrain.denseItems(c, data.heldOutSeed, data.heldOutScenes)
@@ -34,7 +36,7 @@ export const visionTower = async (out: string, o: TrainOptions, data: { readonly
     o.log(`step ${step}: held-out probes shape ${(100 * p.shape).toFixed(1)} %, box ${(100 * p.box).toFixed(1)} %`)
     return { colour: p.colour, shape: p.shape, size: p.size, box: p.box }
   } }
-  const r = await Pretrain.vitDense(model, items, { ...pretrainOptions(o), evaluate })
+  const r = await Pretrain.vitDense(model, items, { ...pretrainOptions(o), evaluate, readout: data.readout })
   await Checkpoint.saveParts(out, model, tok, ["vit/"], { stage: "vision-tower" })
   W.dispose(model.weights)
   return { losses: thin(r.losses), heldOut: r.evaluations, backend: backend.name }

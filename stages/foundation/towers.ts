@@ -25,7 +25,11 @@ export const visionTower = trainingStage({
   description: "Patch-level pretraining of the ViT: colour, shape, size and box bins of the object covering each patch",
   defaults: [3000, 32, 1e-3, 0.01, 0.05, 11],
   preset: "hires",
-  params: sceneParams(201, 6000, 204, 300),
+  params: {
+    ...sceneParams(201, 6000, 204, 300),
+    /** Weight of the least-squares readout term (src/train/Pretrain.ts); 0 turns it off. */
+    readout: Stage.param(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0)), 1)
+  },
   inputs: {},
   train: async (_inputs, model, o, extra) => (await vision()).visionTower(model, o, extra)
 })
