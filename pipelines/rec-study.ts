@@ -22,7 +22,7 @@ const stage1 = stage1From("study-stage1", {
   vocab: Input.json(vocabulary.out.vocab),
   vision: Input.model(visionTower.out.model),
   lm: Input.model(lmTower.out.model),
-  gates: { vision: Input.json(Foundation.visionGate.out.metrics), lm: Input.json(Foundation.lmGate.out.metrics) }
+  gates: { vision: Input.json(Foundation.visionGate.out.metrics), lm: Input.json(Foundation.lmGate.out.metrics), alignment: Input.json(Foundation.alignmentGate.out.metrics) }
 }, { preset: "hires" })
 
 const pink = stage2("study-stage2", "Stage 2 (Pink) over the foundation's towers", { instructions: Input.directory(Data.instructions.out.train) }, true, { init: Input.model(stage1.out.model), preset: "hires" })

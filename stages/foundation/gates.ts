@@ -1,7 +1,8 @@
 /**
  * The towers' gates, the foundation pipeline's metrics: linear probes of the frozen ViT's patch
- * features, and the LM's text-only grounding on held-out layouts. Each says whether its tower
- * passes its threshold; the recipe's stage 1 refuses a tower that fails (stages/pink/stage1.ts).
+ * features, the LM's text-only grounding on held-out layouts, and the pair's grounding from
+ * images through a least-squares projection. Each says whether its tower (or pair) passes its
+ * threshold; the recipe's stage 1 refuses towers that fail (stages/pink/stage1.ts).
  */
 import { Effect, Schema } from "effect"
 import { Artifact, Input, Stage } from "pinkflow"
@@ -48,4 +49,23 @@ export const lmGate = Stage.make({
     Effect.promise(async () => ({ metrics: await (await import("../../src/eval/Gates.ts")).lmGate(inputs.lm, params, log) }))
 })
 
-export const all = [vocabulary, visionTower, lmTower, visionGate, lmGate] as const
+export const alignmentGate = Stage.make({
+  name: "alignment-gate",
+  description: "The pair of towers: the LM's grounding from held-out images through the least-squares projection (and from their layouts)",
+  params: Schema.Struct({
+    fitSeed: Stage.param(Schema.Int, 302),
+    fitScenes: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 1000),
+    seed: Stage.param(Schema.Int, 105),
+    scenes: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 120),
+    batchSize: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 32),
+    minAccuracy: fraction(0.5)
+  }),
+  inputs: { vision: Input.model(visionTower.out.model), lm: Input.model(lmTower.out.model) },
+  outputs: { metrics: Artifact.json<Json>() },
+  env,
+  isolated: true,
+  run: ({ params, inputs, log }) =>
+    Effect.promise(async () => ({ metrics: await (await import("../../src/eval/Gates.ts")).alignmentGate(inputs, params, log) }))
+})
+
+export const all = [vocabulary, visionTower, lmTower, visionGate, lmGate, alignmentGate] as const

@@ -129,7 +129,7 @@ test.serial("LM pretraining on scene layouts lowers the answer loss", async (t) 
   W.dispose(m.weights)
 })
 
-test.serial("the gates score a nano tower with shares in [0, 1] over the held-out scenes", async (t) => {
+test.serial("the gates score nano towers with shares in [0, 1] over the held-out scenes, the pair from images and from layouts", async (t) => {
   const m = Pink.init(config, tok.size, Prompt.imageSlot(tok), 5, false)
   const probe = await Gates.vitProbe(m, Pretrain.denseItems(config, 11, 6), Pretrain.denseItems(config, 12, 4), { steps: 5, seed: 1 })
   t.true(probe.objectPatches > 0)
@@ -137,6 +137,13 @@ test.serial("the gates score a nano tower with shares in [0, 1] over the held-ou
   const g = await Gates.lmGrounding(m, tok, { seed: 13, scenes: 3, batchSize: 8 })
   t.is(g.n, [0, 1, 2].reduce((n, i) => n + Scene.generate(i, { seed: 13, minObjects: 3, maxObjects: 6 }).scene.regions.length, 0))
   t.true(g.accuracy >= 0 && g.accuracy <= 1 && g.wellFormed >= 0 && g.wellFormed <= 1)
+  // The pair: the same scenes from their images through the fitted projection, and from their
+  // layouts — which is the LM gate's measure, answer for answer.
+  const pair = await Gates.projectedGrounding(m, tok, { fitSeed: 14, fitScenes: 8, seed: 13, scenes: 3, batchSize: 8 })
+  t.is(pair.fromImages.n, g.n)
+  t.deepEqual(pair.fromLayouts.examples, g.examples)
+  t.is(pair.fromLayouts.accuracy, g.accuracy)
+  t.true(pair.relativeError > 0 && pair.relativeError < 1, String(pair.relativeError))
   W.dispose(m.weights)
 })
 
