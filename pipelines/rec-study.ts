@@ -37,6 +37,7 @@ export default Pipeline.make({
   params: {
     ...foundation.params,
     "study-stage1": { requireGates: false },
+    "study-stage2": { lr: 1e-4 }, // the recipe's (pipelines/pink.ts, STAGE2_LR)
     "study-evaluate": { limit: 200 },
     "study-evaluate-stage1": { limit: 200 }
   },
