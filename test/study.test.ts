@@ -11,7 +11,7 @@ import { project, ran } from "./helpers/project.ts"
 
 test("the REC study runs its sweep over the foundation, sharing what the points have in common", (t) => {
   const p = project()
-  for (const f of ["pipelines/rec-study.ts", "pipelines/rec-study-tiny.ts"]) fs.cpSync(path.join(process.cwd(), f), path.join(p.dir, f))
+  for (const f of ["pipelines/rec-study.ts", "pipelines/rec-study-tiny.ts", "pipelines/pink.ts"]) fs.cpSync(path.join(process.cwd(), f), path.join(p.dir, f))
   // The foundation end to end at nano size: the vocabulary, both towers and the three gates.
   const f = p.json("run", "pipelines/foundation-tiny.ts")
   t.is(f.code, 0, f.stderr + f.lines.filter((l) => l.status === "failed").map((l) => l.error).join("\n"))
