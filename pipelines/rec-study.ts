@@ -10,7 +10,7 @@
  */
 import { Input, Pipeline } from "pinkflow"
 import foundation from "./foundation.ts"
-import { STAGE2_LEARNING_RATE } from "./pink.ts"
+import { STAGE2_SETTINGS } from "./pink.ts"
 import * as Foundation from "../stages/foundation/gates.ts"
 import { lmTower, visionTower } from "../stages/foundation/towers.ts"
 import { vocabulary } from "../stages/foundation/vocabulary.ts"
@@ -38,7 +38,7 @@ export default Pipeline.make({
   params: {
     ...foundation.params,
     "study-stage1": { requireGates: false },
-    "study-stage2": { lr: STAGE2_LEARNING_RATE },
+    "study-stage2": STAGE2_SETTINGS,
     "study-evaluate": { limit: 200 },
     "study-evaluate-stage1": { limit: 200 }
   },

@@ -39,11 +39,29 @@ export const initModel = async (init: Init, adapters: boolean, o: Pick<TrainOpti
 }
 
 /**
+ * The pull of the projection toward where the stage started (L2-SP): `weight` × ‖P − P₀‖² / ‖P₀‖²
+ * over the projection's weights, so the projection still trains but pays for leaving the map the
+ * stage was given. Returns the term and, apart, how far it has gone (‖P − P₀‖ / ‖P₀‖).
+ */
+export const projectionAnchor = (model: Pink.Model) => {
+  const names = [...model.weights.keys()].filter((n) => n.startsWith("proj/"))
+  const start = new Map(names.map((n) => [n, tf.keep(W.get(model.weights, n).clone())]))
+  const scale = tf.tidy(() => tf.addN(names.map((n) => tf.sum(tf.square(start.get(n)!)))).dataSync()[0]!)
+  const distance = () => tf.tidy(() => tf.addN(names.map((n) => tf.sum(tf.square(tf.sub(W.get(model.weights, n), start.get(n)!))))).div(scale))
+  return {
+    loss: (weight: number): tf.Scalar => tf.mul(distance(), weight) as tf.Scalar,
+    drift: (): number => Math.sqrt(tf.tidy(() => distance().dataSync()[0]!)),
+    dispose: () => tf.dispose([...start.values()])
+  }
+}
+
+/**
  * A training stage: stage 1 (`projectionOnly` on captions) or stage 2 (`adaptersAndProjection` on
  * the instruction mix). `adapters: false` builds the model without adapters (the projection-only
- * ablation of stage 2).
+ * ablation of stage 2). `anchor` > 0 adds `projectionAnchor`'s term at that weight; the projection's
+ * drift from its start is logged and returned either way.
  */
-export const trainStage = async (init: Init, sources: ReadonlyArray<{ readonly dir: string; readonly file: string }>, policyName: Freeze.Name, adapters: boolean, out: string, o: TrainOptions) => {
+export const trainStage = async (init: Init, sources: ReadonlyArray<{ readonly dir: string; readonly file: string }>, policyName: Freeze.Name, adapters: boolean, out: string, o: TrainOptions, anchor = 0) => {
   const backend = await started(o.log)
   const { model, tok } = await initModel(init, adapters, o)
   const c = model.config
@@ -52,13 +70,18 @@ export const trainStage = async (init: Init, sources: ReadonlyArray<{ readonly d
   const policy = Freeze.policy(policyName, model, tok)
   const counts = Freeze.counts(model, policy)
   o.log(`training ${counts.trainable} of ${counts.total} parameters (${(counts.fraction * 100).toFixed(2)} %)`)
+  const projection = projectionAnchor(model)
   const avgTokens = o.batchSize * Math.min(c.lm.maxLen, set.items.reduce((n, i) => n + i.example.ids.length, 0) / Math.max(1, set.items.length))
   const r = await Loop.train(model.weights, policy, (step, seed) => {
     const b = Data.batch(set, c, o.batchSize, o.seed, step)
     tf.dispose([b.targets, b.weights])
-    return Pink.answerLoss(model, Pink.hidden(model, b.ids, { images: b.images }, { training: true, seed }), b.targetIds, b.weightValues)
+    const answers = Pink.answerLoss(model, Pink.hidden(model, b.ids, { images: b.images }, { training: true, seed }), b.targetIds, b.weightValues)
+    return anchor > 0 ? tf.add(answers, projection.loss(anchor)) : answers
   }, loopOptions(o, avgTokens))
+  const drift = projection.drift()
+  o.log(`the projection moved ${(100 * drift).toFixed(1)} % from where the stage started (‖P − P₀‖ / ‖P₀‖${anchor > 0 ? `, anchored at weight ${anchor}` : ""})`)
+  projection.dispose()
   await Checkpoint.save(out, model, tok, { stage: policyName })
   W.dispose(model.weights)
-  return { losses: thin(r.losses), trainable: counts.trainable, total: counts.total, samples: set.items.length, backend: backend.name, matmul: backend.matmul }
+  return { losses: thin(r.losses), projectionDrift: drift, trainable: counts.trainable, total: counts.total, samples: set.items.length, backend: backend.name, matmul: backend.matmul }
 }

@@ -3,7 +3,8 @@
  * RC tasks mixed with general data. Pink, Pink* (bootstrap.ts) and the ablations (ablations.ts) are
  * all this stage with other data or without adapters.
  */
-import { Input } from "pinkflow"
+import { Schema } from "effect"
+import { Input, Stage } from "pinkflow"
 import * as Data from "./data.ts"
 import { jsonl, trainingStage } from "./lib/training.ts"
 import { stage1 } from "./stage1.ts"
@@ -21,11 +22,13 @@ export const stage2 = (
     description,
     defaults: [500, 16, 1e-3, 0.02, 0.05, 14],
     ...(from.preset === undefined ? {} : { preset: from.preset }),
+    // The weight of the projection's pull toward stage 1's map (Recipe.projectionAnchor; 0: none).
+    params: { anchor: Stage.param(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0)), 0) },
     inputs: { init: from.init, instructions: data.instructions, ...(data.extra === undefined ? {} : { extra: data.extra }) },
-    train: async (inputs, model, o) => {
+    train: async (inputs, model, o, params) => {
       const extra = (inputs as { extra?: string }).extra
       const sources = [jsonl(inputs.instructions), ...(extra === undefined ? [] : [jsonl(extra)])]
-      return (await import("../../src/train/Recipe.ts")).trainStage({ from: "model", dir: inputs.init }, sources, "adaptersAndProjection", adapters, model, o)
+      return (await import("../../src/train/Recipe.ts")).trainStage({ from: "model", dir: inputs.init }, sources, "adaptersAndProjection", adapters, model, o, params.anchor)
     }
   })
 

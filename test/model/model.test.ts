@@ -18,6 +18,7 @@ import * as Prompt from "../../src/model/Prompt.ts"
 import * as Vit from "../../src/model/Vit.ts"
 import * as W from "../../src/model/Weights.ts"
 import * as Loop from "../../src/train/Loop.ts"
+import * as Recipe from "../../src/train/Recipe.ts"
 import { batch, config, model, samples, snapshot, tokenizer } from "./fixture.ts"
 
 test.before(async () => {
@@ -113,6 +114,40 @@ test.serial("freeze policies: frozen weights stay bit-identical, only the delimi
   const stage1 = Freeze.counts(m, Freeze.policy("projectionOnly", m))
   t.is(stage1.trainable, config.vit.width * config.lm.width + config.lm.width)
   t.log(`projectionOnly trains ${stage1.trainable} of ${stage1.total} parameters`)
+  W.dispose(m.weights)
+})
+
+test.serial("stage 2's projection anchor: zero at the start, weight × ‖P − P₀‖² / ‖P₀‖² after a move, and a heavy anchor keeps the projection near its start", async (t) => {
+  const m = model()
+  const anchor = Recipe.projectionAnchor(m)
+  t.is(anchor.loss(5).dataSync()[0], 0)
+  const w = W.get(m.weights, "proj/w")
+  const p0 = Array.from(w.dataSync())
+  w.assign(tf.mul(w, 1.1))
+  // Every weight grew by a tenth (the bias starts at zero, so it adds nothing to ‖P₀‖).
+  t.true(Math.abs(anchor.drift() - 0.1) < 1e-4)
+  t.true(Math.abs(anchor.loss(5).dataSync()[0]! - 5 * anchor.drift() ** 2) < 1e-5)
+  w.assign(tf.tensor(p0, w.shape))
+  anchor.dispose()
+  const driftAfter = async (weight: number) => {
+    const m = model()
+    const anchor = Recipe.projectionAnchor(m)
+    const b = batch()
+    const policy = Freeze.policy("adaptersAndProjection", m, tokenizer)
+    await Loop.train(m.weights, policy, (_step, seed) => {
+      const loss = Pink.maskedLoss(Pink.forward(m, b.ids, b.images, { training: true, seed }), b.targets, b.weights)
+      return weight > 0 ? tf.add(loss, anchor.loss(weight)) : loss
+    }, { steps: 20, lr: 1e-2, warmupFraction: 0, seed: 5, tokensPerStep: b.tokens })
+    const drift = anchor.drift()
+    anchor.dispose()
+    W.dispose(m.weights)
+    return drift
+  }
+  const free = await driftAfter(0)
+  const anchored = await driftAfter(1000)
+  t.log(`projection drift after 20 steps: ${(100 * free).toFixed(1)} % free, ${(100 * anchored).toFixed(1)} % anchored at 1000`)
+  t.true(free > 0.05)
+  t.true(anchored < free / 3)
   W.dispose(m.weights)
 })
 
