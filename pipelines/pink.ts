@@ -49,9 +49,8 @@ export default Pipeline.make({
   ],
   params: {
     ...foundation.params,
-    // The shipped towers are below their gates (README, "The foundation"): the recipe runs on them
-    // anyway, and the gates' numbers are in stage 1's log and the foundation's metrics.
-    stage1: { requireGates: false },
+    // Stage 1 refuses towers that failed a gate (its default): the shipped towers pass all three
+    // since 2026-12-04 noon (README, "The foundation").
     // Stage 2 at 1e-4 rather than its stage's 1e-3, with the projection anchored (README, "Measured
     // outcome" and "The REC study"): the projection trains in stage 2 too, and at 1e-3 its steps undo
     // the least-squares map stage 1 found (on the 4,000-step readout tower, REC 14.7 / 15.0 / 14.0

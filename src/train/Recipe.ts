@@ -59,15 +59,25 @@ export const projectionAnchor = (model: Pink.Model) => {
  * A training stage: stage 1 (`projectionOnly` on captions) or stage 2 (`adaptersAndProjection` on
  * the instruction mix). `adapters: false` builds the model without adapters (the projection-only
  * ablation of stage 2). `anchor` > 0 adds `projectionAnchor`'s term at that weight; the projection's
- * drift from its start is logged and returned either way.
+ * drift from its start is logged and returned either way. `vitAdapters: false` keeps the ViT's
+ * adapters at their start (the identity), so only the LM's train.
  */
-export const trainStage = async (init: Init, sources: ReadonlyArray<{ readonly dir: string; readonly file: string }>, policyName: Freeze.Name, adapters: boolean, out: string, o: TrainOptions, anchor = 0) => {
+export const trainStage = async (
+  init: Init,
+  sources: ReadonlyArray<{ readonly dir: string; readonly file: string }>,
+  policyName: Freeze.Name,
+  adapters: boolean,
+  out: string,
+  o: TrainOptions,
+  { anchor = 0, vitAdapters = true }: { readonly anchor?: number; readonly vitAdapters?: boolean } = {}
+) => {
   const backend = await started(o.log)
   const { model, tok } = await initModel(init, adapters, o)
   const c = model.config
   const set = Data.load(sources, tok, c)
   o.log(`${set.items.length} training samples${set.tooLong > 0 ? ` (${set.tooLong} longer than the context left out)` : ""}`)
-  const policy = Freeze.policy(policyName, model, tok)
+  const full = Freeze.policy(policyName, model, tok)
+  const policy = vitAdapters ? full : { ...full, trainable: full.trainable.filter((n) => !(n.startsWith("vit/") && n.includes("/adapter/"))) }
   const counts = Freeze.counts(model, policy)
   o.log(`training ${counts.trainable} of ${counts.total} parameters (${(counts.fraction * 100).toFixed(2)} %)`)
   const projection = projectionAnchor(model)

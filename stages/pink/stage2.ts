@@ -23,12 +23,13 @@ export const stage2 = (
     defaults: [500, 16, 1e-3, 0.02, 0.05, 14],
     ...(from.preset === undefined ? {} : { preset: from.preset }),
     // The weight of the projection's pull toward stage 1's map (Recipe.projectionAnchor; 0: none).
-    params: { anchor: Stage.param(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0)), 0) },
+    // Whether the ViT's adapters train (Pink's recipe: they do); off, they stay the identity.
+    params: { anchor: Stage.param(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0)), 0), vitAdapters: Stage.param(Schema.Boolean, true) },
     inputs: { init: from.init, instructions: data.instructions, ...(data.extra === undefined ? {} : { extra: data.extra }) },
     train: async (inputs, model, o, params) => {
       const extra = (inputs as { extra?: string }).extra
       const sources = [jsonl(inputs.instructions), ...(extra === undefined ? [] : [jsonl(extra)])]
-      return (await import("../../src/train/Recipe.ts")).trainStage({ from: "model", dir: inputs.init }, sources, "adaptersAndProjection", adapters, model, o, params.anchor)
+      return (await import("../../src/train/Recipe.ts")).trainStage({ from: "model", dir: inputs.init }, sources, "adaptersAndProjection", adapters, model, o, { anchor: params.anchor, vitAdapters: params.vitAdapters })
     }
   })
 
