@@ -77,6 +77,7 @@ export const trainStage = async (
   const set = Data.load(sources, tok, c)
   o.log(`${set.items.length} training samples${set.tooLong > 0 ? ` (${set.tooLong} longer than the context left out)` : ""}`)
   const full = Freeze.policy(policyName, model, tok)
+  // Freeze's own adapter test is not exported, and exporting it would move both towers' code keys.
   const policy = vitAdapters ? full : { ...full, trainable: full.trainable.filter((n) => !(n.startsWith("vit/") && n.includes("/adapter/"))) }
   const counts = Freeze.counts(model, policy)
   o.log(`training ${counts.trainable} of ${counts.total} parameters (${(counts.fraction * 100).toFixed(2)} %)`)
