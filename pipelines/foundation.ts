@@ -13,5 +13,5 @@ export default Pipeline.make({
   // The LM tower's diagnosis is the foundation's own (the recipe's pipelines take the towers and gates).
   stages: [...Foundation.all, lmDiagnosis],
   // The shipped towers' settings (pipelines/pink.ts takes the same, so its keys are these).
-  params: { "vision-tower": { steps: 16000, scenes: 20000 }, "lm-tower": { steps: 2000 } }
+  params: { "vision-tower": { steps: 16000, scenes: 20000 }, "lm-tower": { steps: 3000, questions: "rc" } }
 })

@@ -10,7 +10,7 @@
  */
 import { Input, Pipeline } from "pinkflow"
 import foundation from "./foundation.ts"
-import { STAGE2_SETTINGS } from "./pink.ts"
+import { DATA, STAGE2_SETTINGS } from "./pink.ts"
 import * as Foundation from "../stages/foundation/gates.ts"
 import { lmTower, visionTower } from "../stages/foundation/towers.ts"
 import { vocabulary } from "../stages/foundation/vocabulary.ts"
@@ -37,6 +37,7 @@ export default Pipeline.make({
   stages: [Data.scenes, Data.generalData, Data.instructions, Data.captions, Data.evalData, ...Foundation.all, stage1, pink, evaluation, evaluationStage1],
   params: {
     ...foundation.params,
+    ...DATA,
     "study-stage1": { requireGates: false },
     "study-stage2": STAGE2_SETTINGS,
     "study-evaluate": { limit: 200 },

@@ -110,16 +110,17 @@ export type Loss = "answers" | "text"
 export const withLoss = (item: Item, loss: Loss, textFrom: number): Item =>
   loss === "answers" ? item : { ...item, weights: item.ids.map((_, t) => (t >= textFrom ? 1 : 0)) }
 
-/** Where the LM's layouts come from: generated scenes of `seed`, `turns` questions each. */
+/** Where the LM's layouts come from: generated scenes of `seed`, `turns` questions each, of `questions` (default `grounding`). */
 export interface Source {
   readonly seed: number
   readonly turns: number
+  readonly questions?: Layout.Questions
 }
 
 /** Item `i` of a source: generated scene `i` of its seed and its questions, the same on every call. */
 export const itemAt = (tok: Tok.Tokenizer, c: Config.Config, o: Source, i: number): Item => {
   const scene = Scene.describeScene(i, { seed: o.seed, minObjects: 3, maxObjects: 6 })
-  return item(tok, c, scene, Layout.questions(scene, o.turns, Random.rng(Random.derive(o.seed, 21, i))))
+  return item(tok, c, scene, Layout.questions(scene, o.turns, Random.rng(Random.derive(o.seed, 21, i)), o.questions))
 }
 
 /** The layout as the LM's input at the image slot: cells [B, N·K] and mask → [B, N, C]. */

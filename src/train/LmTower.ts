@@ -3,6 +3,7 @@
  * layouts written as text, so it reads and writes boxes and finds which described object a phrase
  * means. It never sees an image.
  */
+import type * as Layout from "../data/Layout.ts"
 import * as Checkpoint from "../model/Checkpoint.ts"
 import * as Config from "../model/Config.ts"
 import * as Lm from "../model/Lm.ts"
@@ -17,7 +18,7 @@ import { checkpointEvery, pretrainOptions, started, thin, type TrainOptions } fr
 
 /**
  * The foundation's LM: pretraining on scene layouts (Pretrain.lmLayouts) of `scenes` generated
- * scenes of `sceneSeed`, `turns` questions each, each made when the training reads it (so a
+ * scenes of `sceneSeed`, `turns` questions of `questions` each (Layout.Questions), each made when the training reads it (so a
  * fresh layout every sequence costs no memory), the next-token loss on `loss` plus the pointer
  * guide weighted `guide`; only the LM is saved, with the vocabulary. At each
  * checkpoint it is scored by the LM gate's measure on `heldOutScenes` scenes of `heldOutSeed`, so
@@ -27,15 +28,15 @@ export const lmTower = async (
   vocab: ReadonlyArray<string>,
   out: string,
   o: TrainOptions,
-  data: { readonly sceneSeed: number; readonly scenes: number; readonly turns: number; readonly heldOutSeed: number; readonly heldOutScenes: number; readonly loss: Layouts.Loss; readonly guide: number }
+  data: { readonly sceneSeed: number; readonly scenes: number; readonly turns: number; readonly heldOutSeed: number; readonly heldOutScenes: number; readonly loss: Layouts.Loss; readonly guide: number; readonly questions: Layout.Questions }
 ) => {
   const backend = await started(o.log)
   const tok = Tok.fromVocab(vocab)
   const c = Config.presets[o.preset]
   const model = Pink.init(c, tok.size, Prompt.imageSlot(tok), o.seed, false)
   if (tok.coordinates === "bins") Lm.initCoordinateRows(model.weights, tok.vocab)
-  const source = { seed: data.sceneSeed, turns: data.turns }
-  o.log(`${data.scenes} layouts made as they are read, up to ${data.turns} questions each`)
+  const source = { seed: data.sceneSeed, turns: data.turns, questions: data.questions }
+  o.log(`${data.scenes} layouts made as they are read, up to ${data.turns} questions each (${data.questions})`)
   const heldOut = { seed: data.heldOutSeed, scenes: data.heldOutScenes, batchSize: 32 }
   const evaluate = { every: checkpointEvery(o), run: async (step: number) => {
     const g = await Gates.lmGrounding(model, tok, heldOut)

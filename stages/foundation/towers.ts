@@ -45,7 +45,9 @@ export const lmTower = trainingStage({
     /** The next-token loss on the answers only, or on all the text after the layout. */
     loss: Stage.param(Schema.Literals(["answers", "text"]), "text"),
     /** The pointer guide's weight (src/train/Pointers.ts); 0 turns it off. */
-    guide: Stage.param(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0)), 0.1)
+    guide: Stage.param(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0)), 0.1),
+    /** What the layouts are asked (src/data/Layout.ts): grounding and captions, or all of Pink's RC tasks. */
+    questions: Stage.param(Schema.Literals(["grounding", "rc"]), "grounding")
   },
   inputs: { vocab: Input.json(vocabulary.out.vocab) },
   train: async (inputs, model, o, extra) => (await lm()).lmTower(inputs.vocab, model, o, extra)

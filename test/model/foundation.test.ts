@@ -67,6 +67,29 @@ test("a layout's questions are each about another object, so no answer can be co
   t.true(asked >= 40 * 3, `${asked} questions about 40 scenes`)
 })
 
+test("rc layouts are asked every RC task without markers, grounding stays the commonest, and no box is asked about twice; grounding layouts are asked only grounding, box-to-phrase and captions", (t) => {
+  const kinds = (questions: Layout.Questions) => {
+    const count = new Map<string, number>()
+    for (let i = 0; i < 200; i++) {
+      const scene = Scene.describeScene(i, { seed: 7, minObjects: 3, maxObjects: 6 })
+      const turns = Layout.questions(scene, 8, Random.rng(i), questions)
+      for (const q of turns) {
+        count.set(q.task, (count.get(q.task) ?? 0) + 1)
+        t.false(/<\/?(?:des|loc|cls|rel)>/.test(q.instruction), q.instruction)
+      }
+      // A grounding answer never repeats a box an earlier turn wrote.
+      turns.forEach((q, k) => {
+        if (q.task === "grounding") t.false(turns.slice(0, k).some((p) => `${p.instruction} ${p.answer}`.includes(q.answer)), `scene ${i}: ${q.answer} asked again`)
+      })
+    }
+    return count
+  }
+  const rc = kinds("rc")
+  for (const task of ["grounding", "grounding-caption", "relation", "spatial", "detection", "counting", "caption"]) t.true((rc.get(task) ?? 0) > 0, `rc layouts ask ${task}`)
+  t.is(Math.max(...rc.values()), rc.get("grounding") ?? 0)
+  t.deepEqual([...kinds("grounding").keys()].sort(), ["caption", "grounding", "grounding-caption"])
+})
+
 test("a layout cell holds its covering object's words and box; background cells are empty", (t) => {
   const cells = Layout.cells(square, 4)
   t.deepEqual(cells[0], { words: [" red", " large", " square"], box: "[0.000,0.000,0.313,0.250]" })
