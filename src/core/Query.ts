@@ -76,11 +76,14 @@ export const resolve = (db: Lineage.Database, subject: string): Effect.Effect<st
   if (dot > 0 && !/^[0-9a-f]+$/.test(subject)) {
     const stage = subject.slice(0, dot)
     const output = subject.slice(dot + 1)
+    // The newest run that has it; a run still in progress has recorded its finished stages as
+    // executions only, and is newer than every run before it.
     for (const run of Lineage.runsNewestFirst(db)) {
       const found = run.stages[stage]?.outputs[output]
+        ?? (run.status === "running" ? Object.values(db.executions).find((e) => e.run === run.id && e.stage === stage && e.outputs[output] !== undefined)?.outputs[output] : undefined)
       if (found !== undefined) return Effect.succeed(found.digest)
     }
-    // A run still in progress has recorded its finished stages as executions only.
+    // An execution whose run was not recorded.
     const latest = Object.values(db.executions).filter((e) => e.stage === stage && e.outputs[output] !== undefined)
       .sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1))[0]
     if (latest !== undefined) return Effect.succeed(latest.outputs[output]!.digest)
