@@ -165,9 +165,9 @@ const groundScenes = async (model: Pink.Model, tok: Tok.Tokenizer, scenes: Reado
   }
 }
 
-/** The layout cells of scenes as the LM's image-slot input [B, N, C]. */
-const layoutSlot = (model: Pink.Model, tok: Tok.Tokenizer, scenes: ReadonlyArray<Scene.Scene>): tf.Tensor => {
-  const encoded = scenes.map((scene) => Layouts.encodeCells(tok, model.config, scene))
+/** The layout cells of scenes (only `part` of each, if given) as the LM's image-slot input [B, N, C]. */
+const layoutSlot = (model: Pink.Model, tok: Tok.Tokenizer, scenes: ReadonlyArray<Scene.Scene>, part?: Layouts.CellPart): tf.Tensor => {
+  const encoded = scenes.map((scene) => (part === undefined ? Layouts.encodeCells(tok, model.config, scene) : Layouts.cellPart(tok, model.config, scene, part)))
   const K = encoded[0]!.cells.length
   return tf.tidy(() =>
     Layouts.embed(
@@ -185,17 +185,31 @@ const layoutSlot = (model: Pink.Model, tok: Tok.Tokenizer, scenes: ReadonlyArray
  * (stage 1's starting point, Alignment.fitProjection), then the frozen LM grounding every
  * described object of `scenes` held-out scenes of `seed` from their images — what a linear
  * projection lets the LM read of the picture — beside the same LM reading those scenes' layouts
- * (what it could do with a perfect reading of the picture).
+ * (what it could do with a perfect reading of the picture). Then where the difference lies: each
+ * half of the cells (the object's words, its box; `Layouts.cellPart`) read from the image through
+ * its own least-squares map, the other half from the layout.
  */
 export const projectedGrounding = async (model: Pink.Model, tok: Tok.Tokenizer, o: { readonly fitSeed: number; readonly fitScenes: number; readonly seed: number; readonly scenes: number; readonly batchSize: number }) => {
   const c = model.config
-  const fitted = Alignment.fitProjection(model, Alignment.items(tok, c, { seed: o.fitSeed, scenes: o.fitScenes, turns: 1 }))
+  const fitItems = Alignment.items(tok, c, { seed: o.fitSeed, scenes: o.fitScenes, turns: 1 })
+  const fitted = Alignment.fitProjection(model, fitItems)
   const drawn = Array.from({ length: o.scenes }, (_, i) => Scene.generate(i, { seed: o.seed, minObjects: 3, maxObjects: 6 }))
   const scenes = drawn.map((d) => d.scene)
   const images = drawn.map((d) => ({ image: Raster.toInput(d.image, c.vit.imageSize) }))
-  const fromImages = await groundScenes(model, tok, scenes, (chunk) => tf.tidy(() => Pink.imageEmbeddings(model, Pretrain.imagesOf(c, chunk.map((s) => images[s]!)), { training: false })), o)
+  const projected = (chunk: ReadonlyArray<number>) => Pink.imageEmbeddings(model, Pretrain.imagesOf(c, chunk.map((s) => images[s]!)), { training: false })
+  const fromImages = await groundScenes(model, tok, scenes, (chunk) => tf.tidy(() => projected(chunk)), o)
   const fromLayouts = await groundScenes(model, tok, scenes, (chunk) => layoutSlot(model, tok, chunk.map((s) => scenes[s]!)), o)
-  return { fromImages, fromLayouts, relativeError: fitted }
+  // Alignment.items draws the scenes of Scene.generate, which describeScene gives without the image.
+  const fitScenes = fitItems.map((_, i) => Scene.describeScene(i, { seed: o.fitSeed, minObjects: 3, maxObjects: 6 }))
+  const fromImage = async (part: Layouts.CellPart) => {
+    const relativeError = Alignment.fitProjection(model, fitItems.map((it, i) => ({ ...it, layout: { ...it.layout, ...Layouts.cellPart(tok, c, fitScenes[i]!, part) } })))
+    const other = part === "words" ? "box" : "words"
+    const r = await groundScenes(model, tok, scenes, (chunk) => tf.tidy(() => tf.add(projected(chunk), layoutSlot(model, tok, chunk.map((s) => scenes[s]!), other))), o)
+    return { ...r, relativeError }
+  }
+  const words = await fromImage("words")
+  const boxes = await fromImage("box")
+  return { fromImages, fromLayouts, relativeError: fitted, words, boxes }
 }
 
 /** The vision gate of a saved vision tower: probe results, the thresholds and whether it passes. */
@@ -232,7 +246,22 @@ export const alignmentGate = async (towers: { readonly vision: string; readonly 
   W.dispose(model.weights)
   const pass = r.fromImages.accuracy >= o.minAccuracy
   log(`least-squares projection: relative error ${r.relativeError.toFixed(3)}; grounding from the images ${pct(r.fromImages.accuracy)} of ${r.fromImages.n} (gate ${pct(o.minAccuracy)}), from the same scenes' layouts ${pct(r.fromLayouts.accuracy)}: ${pass ? "pass" : "FAIL"}`)
-  return { accuracy: r.fromImages.accuracy, layoutAccuracy: r.fromLayouts.accuracy, relativeError: r.relativeError, wellFormed: r.fromImages.wellFormed, n: r.fromImages.n, ...r.fromImages.byForm, examples: r.fromImages.examples, minAccuracy: o.minAccuracy, pass }
+  log(`the words from the image, the boxes from the layout: ${pct(r.words.accuracy)} (relative error ${r.words.relativeError.toFixed(3)}); the boxes from the image, the words from the layout: ${pct(r.boxes.accuracy)} (relative error ${r.boxes.relativeError.toFixed(3)})`)
+  return {
+    accuracy: r.fromImages.accuracy,
+    layoutAccuracy: r.fromLayouts.accuracy,
+    relativeError: r.relativeError,
+    wordsFromImages: r.words.accuracy,
+    wordsRelativeError: r.words.relativeError,
+    boxesFromImages: r.boxes.accuracy,
+    boxesRelativeError: r.boxes.relativeError,
+    wellFormed: r.fromImages.wellFormed,
+    n: r.fromImages.n,
+    ...r.fromImages.byForm,
+    examples: r.fromImages.examples,
+    minAccuracy: o.minAccuracy,
+    pass
+  }
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(1)} %`

@@ -64,6 +64,20 @@ export const encodeCells = (tok: Tok.Tokenizer, c: Config.Config, scene: Scene.S
   return { cells, cellMask }
 }
 
+/** The two halves of a layout cell: its object's words, or its box. */
+export type CellPart = "words" | "box"
+
+/**
+ * A scene's layout cells with only `part` of each cell's tokens (the others masked out): the words
+ * come first in a cell, then the box (`cellTokens`), so the two parts' masks add up to the whole.
+ */
+export const cellPart = (tok: Tok.Tokenizer, c: Config.Config, scene: Scene.Scene, part: CellPart): { readonly cells: Int32Array; readonly cellMask: Float32Array } => {
+  const { cells, cellMask } = encodeCells(tok, c, scene)
+  const K = cellWidth(tok)
+  const words = Layout.cells(scene, c.vit.imageSize / c.vit.patchSize).map((cell) => (cell === undefined ? 0 : cell.words.flatMap((w) => tok.encode(w)).length))
+  return { cells, cellMask: cellMask.map((m, i) => ((i % K < words[Math.floor(i / K)]!) === (part === "words") ? m : 0)) }
+}
+
 const indexOfRun = (xs: ReadonlyArray<number>, run: ReadonlyArray<number>): number => {
   for (let i = 0; i + run.length <= xs.length; i++) if (run.every((x, k) => xs[i + k] === x)) return i
   return -1

@@ -90,7 +90,7 @@ test("rc layouts are asked every RC task without markers, grounding stays the co
   t.deepEqual([...kinds("grounding").keys()].sort(), ["caption", "grounding", "grounding-caption"])
 })
 
-test("a layout cell holds its covering object's words and box; background cells are empty", (t) => {
+test("a layout cell holds its covering object's words and box, in two halves; background cells are empty", (t) => {
   const cells = Layout.cells(square, 4)
   t.deepEqual(cells[0], { words: [" red", " large", " square"], box: "[0.000,0.000,0.313,0.250]" })
   t.deepEqual(cells[1], cells[0], "25 % of patch 1 is the square")
@@ -100,6 +100,13 @@ test("a layout cell holds its covering object's words and box; background cells 
   t.is(K, 7, "three words and four bin tokens")
   t.is(tok.decode([...ids.slice(0, K)]), " red large square[0.008,0.008,0.320,0.258]")
   t.deepEqual([...cellMask.slice(2 * K)], new Array(14 * K).fill(0))
+  // A cell's two halves: its three words, then its four box tokens; together the whole cell.
+  const words = Layouts.cellPart(tok, config, square, "words")
+  const box = Layouts.cellPart(tok, config, square, "box")
+  t.deepEqual([...words.cells], [...ids])
+  t.deepEqual([...words.cellMask.slice(0, K)], [1, 1, 1, 0, 0, 0, 0])
+  t.deepEqual([...box.cellMask.slice(0, K)], [0, 0, 0, 1, 1, 1, 1])
+  t.deepEqual(Array.from(cellMask, (_, i) => words.cellMask[i]! + box.cellMask[i]!), [...cellMask])
 })
 
 test("a scene described without its image is the generated scene", (t) => {
@@ -152,7 +159,7 @@ test.serial("LM pretraining on scene layouts lowers the answer loss", async (t) 
   W.dispose(m.weights)
 })
 
-test.serial("the gates score nano towers with shares in [0, 1] over the held-out scenes, the pair from images and from layouts", async (t) => {
+test.serial("the gates score nano towers with shares in [0, 1] over the held-out scenes, the pair from images and from layouts, and from each half of the cells", async (t) => {
   const m = Pink.init(config, tok.size, Prompt.imageSlot(tok), 5, false)
   const probe = await Gates.vitProbe(m, Pretrain.denseItems(config, 11, 6), Pretrain.denseItems(config, 12, 4), { steps: 5, seed: 1 })
   t.true(probe.objectPatches > 0)
@@ -167,6 +174,12 @@ test.serial("the gates score nano towers with shares in [0, 1] over the held-out
   t.deepEqual(pair.fromLayouts.examples, g.examples)
   t.is(pair.fromLayouts.accuracy, g.accuracy)
   t.true(pair.relativeError > 0 && pair.relativeError < 1, String(pair.relativeError))
+  // Each half of the cells from the image, the other from the layout, over the same queries.
+  for (const part of [pair.words, pair.boxes]) {
+    t.is(part.n, g.n)
+    t.true(part.accuracy >= 0 && part.accuracy <= 1)
+    t.true(part.relativeError > 0 && part.relativeError < 1, String(part.relativeError))
+  }
   W.dispose(m.weights)
 })
 
