@@ -15,6 +15,7 @@ export default Pipeline.make({
     "foundation-vocab": { scenes: 40, maxWords: 400 },
     "vision-tower": { ...nano(4, 8), scenes: 16, heldOutScenes: 6 },
     "lm-tower": { ...nano(4), scenes: 16, turns: 2, heldOutScenes: 3 },
+    "lm-coordinates": { ...nano(4), scenes: 16, turns: 2, heldOutScenes: 3 },
     "vision-gate": { fitScenes: 6, testScenes: 4, steps: 5 },
     "lm-gate": { scenes: 2, batchSize: 8 },
     "alignment-gate": { fitScenes: 6, scenes: 2, batchSize: 8 }

@@ -12,7 +12,7 @@ import { Input, Pipeline } from "pinkflow"
 import foundation from "./foundation.ts"
 import { DATA, STAGE2_SETTINGS } from "./pink.ts"
 import * as Foundation from "../stages/foundation/gates.ts"
-import { lmTower, visionTower } from "../stages/foundation/towers.ts"
+import { lmCoordinates, visionTower } from "../stages/foundation/towers.ts"
 import { vocabulary } from "../stages/foundation/vocabulary.ts"
 import * as Data from "../stages/pink/data.ts"
 import { evaluate } from "../stages/pink/evaluate.ts"
@@ -22,7 +22,7 @@ import { stage2 } from "../stages/pink/stage2.ts"
 const stage1 = stage1From("study-stage1", {
   vocab: Input.json(vocabulary.out.vocab),
   vision: Input.model(visionTower.out.model),
-  lm: Input.model(lmTower.out.model),
+  lm: Input.model(lmCoordinates.out.model),
   gates: { vision: Input.json(Foundation.visionGate.out.metrics), lm: Input.json(Foundation.lmGate.out.metrics), alignment: Input.json(Foundation.alignmentGate.out.metrics) }
 }, { preset: "hires" })
 

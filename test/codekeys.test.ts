@@ -48,7 +48,7 @@ test("pink-tiny: an edit reruns exactly the stages whose code it touches", (t) =
   for (const f of ["pipelines/pink.ts", "pipelines/pink-tiny.ts"]) fs.cpSync(path.join(process.cwd(), f), path.join(p.dir, f))
   const first = p.json("run", TINY)
   t.is(first.code, 0, first.stderr)
-  t.is(ran(first.lines).length, 25)
+  t.is(ran(first.lines).length, 26)
 
   // The HTML report: only `report`, and a run reruns only it.
   p.edit("src/eval/Report.ts", /$/, "\nexport const __probe = 1\n")
@@ -61,7 +61,7 @@ test("pink-tiny: an edit reruns exactly the stages whose code it touches", (t) =
   // (The gates score with the same IoU, and so does the LM tower's held-out curve, an output of
   // that stage; stage 1 reads the gates, so what follows may run.)
   const metric = edit(t, p, TINY, "src/eval/Metrics.ts", "correct: iou > 0.5,", "correct: iou > 0.5 && true,", {
-    stale: [...EVALUATIONS, "vision-gate", "lm-gate", "alignment-gate", "lm-tower"],
+    stale: [...EVALUATIONS, "vision-gate", "lm-gate", "alignment-gate", "lm-tower", "lm-coordinates"],
     mayRun: ["stage1", ...STAGE2, "bootstrap-generate", "bootstrap-filter", "report"]
   })
   for (const s of [...DATA, ...TOWERS.filter((s) => s !== "lm-tower")]) t.true(metric["up-to-date"]!.includes(s), s)
@@ -76,7 +76,7 @@ test("pink-tiny: an edit reruns exactly the stages whose code it touches", (t) =
   // One param default in a module that declares two stages: only that stage.
   edit(t, p, TINY, "stages/foundation/towers.ts", "defaults: [3000, 32, 2e-3, 0.01, 0.05, 12]", "defaults: [3000, 32, 2e-3, 0.01, 0.05, 99]", {
     stale: ["lm-tower"],
-    mayRun: ["lm-gate", "alignment-gate", "stage1", ...STAGE2, "bootstrap-generate", "bootstrap-filter", ...EVALUATIONS, "report"]
+    mayRun: ["lm-coordinates", "lm-gate", "alignment-gate", "stage1", ...STAGE2, "bootstrap-generate", "bootstrap-filter", ...EVALUATIONS, "report"]
   })
 
   // Soundness: library code a body imports dynamically, and a helper of a declaration module.
@@ -85,7 +85,7 @@ test("pink-tiny: an edit reruns exactly the stages whose code it touches", (t) =
     stale: ["stage1", ...STAGE2]
   })
   // Code two imports below the training loop: every training and nothing else.
-  edit(t, p, TINY, "src/train/AdamW.ts", "return { step: 0, m, v, masks }", "return { m, v, masks, step: 0 }", { stale: ["vision-tower", "lm-tower", "vision-gate", "lm-gate", "alignment-gate", "stage1", ...STAGE2] })
+  edit(t, p, TINY, "src/train/AdamW.ts", "return { step: 0, m, v, masks }", "return { m, v, masks, step: 0 }", { stale: ["vision-tower", "lm-tower", "lm-coordinates", "vision-gate", "lm-gate", "alignment-gate", "stage1", ...STAGE2] })
 })
 
 test("the example: an upstream body edit that keeps its output reruns only that stage; helpers and imports are followed", (t) => {

@@ -14,7 +14,7 @@ test("pink-tiny runs end to end, caches, and reruns only what a stage-2 param to
   fs.cpSync(path.join(process.cwd(), "src/eval"), path.join(p.dir, "src/eval"), { recursive: true })
   const first = p.json("run", "pipelines/pink-tiny.ts")
   t.is(first.code, 0, first.stderr + first.lines.filter((l) => l.status === "failed").map((l) => l.error).join("\n"))
-  t.is(ran(first.lines).length, 25)
+  t.is(ran(first.lines).length, 26)
 
   const metrics = JSON.parse(fs.readFileSync(p.pinkflow("path", "evaluate-pink-star.metrics").stdout.trim(), "utf8"))
   for (const key of ["rec/val", "rec/testA", "rec/testB", "acc/v7w", "acc/pointqa", "formatErrorRate", "rec/all"]) t.true(key in metrics, key)
@@ -35,7 +35,7 @@ test("pink-tiny runs end to end, caches, and reruns only what a stage-2 param to
 
   const again = p.json("run", "pipelines/pink-tiny.ts")
   t.deepEqual(ran(again.lines), [])
-  t.is(summary(again.lines).cached.length, 25)
+  t.is(summary(again.lines).cached.length, 26)
 
   const changed = p.json("run", "pipelines/pink-tiny.ts", "--set", "stage2.lr=0.002")
   const downstream = new Set(["stage2", "bootstrap-generate", "bootstrap-filter", "stage2-star", "evaluate-pink", "evaluate-pink-star", "report"])

@@ -15,7 +15,7 @@ test("the REC study runs its sweep over the foundation, sharing what the points 
   // The foundation end to end at nano size: the vocabulary, both towers and the three gates.
   const f = p.json("run", "pipelines/foundation-tiny.ts")
   t.is(f.code, 0, f.stderr + f.lines.filter((l) => l.status === "failed").map((l) => l.error).join("\n"))
-  t.deepEqual(ran(f.lines), ["alignment-gate", "foundation-vocab", "lm-diagnosis", "lm-gate", "lm-tower", "vision-gate", "vision-tower"])
+  t.deepEqual(ran(f.lines), ["alignment-gate", "foundation-vocab", "lm-coordinates", "lm-diagnosis", "lm-gate", "lm-tower", "vision-gate", "vision-tower"])
   const lmGate = JSON.parse(fs.readFileSync(p.pinkflow("path", "lm-gate.metrics").stdout.trim(), "utf8"))
   for (const k of ["accuracy", "wellFormed", "n", "pass", "minAccuracy"]) t.true(k in lmGate, k)
   // The pair's gate: grounding from images through the least-squares projection, beside the same scenes' layouts.
@@ -31,7 +31,7 @@ test("the REC study runs its sweep over the foundation, sharing what the points 
   const summaries = r.lines.filter((l) => l.type === "summary")
   t.is(summaries.length, 2)
   const computed = (stage: string) => r.lines.filter((l) => l.type === "stage" && l.stage === stage && l.status === "ran").length
-  for (const s of ["foundation-vocab", "vision-tower", "vision-gate", "lm-tower", "lm-gate", "alignment-gate"]) t.is(computed(s), 0, `${s} is the foundation's, cached`)
+  for (const s of ["foundation-vocab", "vision-tower", "vision-gate", "lm-tower", "lm-coordinates", "lm-gate", "alignment-gate"]) t.is(computed(s), 0, `${s} is the foundation's, cached`)
   for (const s of ["scenes", "eval-data"]) t.is(computed(s), 1, `${s} is shared`)
   for (const s of ["study-stage1", "study-stage2", "study-evaluate", "study-evaluate-stage1"]) t.is(computed(s), 2, `${s} per point`)
 

@@ -12,7 +12,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { cli, repo } from "./helpers/project.ts"
 
-const FOUNDATION = ["foundation-vocab", "vision-tower", "lm-tower", "vision-gate", "lm-gate", "alignment-gate"]
+const FOUNDATION = ["foundation-vocab", "vision-tower", "lm-tower", "lm-coordinates", "vision-gate", "lm-gate", "alignment-gate"]
 
 test("a fresh store takes every foundation stage of the Pink pipeline from the shipped towers", (t) => {
   const towers = path.join(repo, "towers")

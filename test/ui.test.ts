@@ -38,7 +38,7 @@ browserTest("the explorer: DAG, stage panel, lineage, gallery, bootstrap pairs, 
     await page.goto(`${ui.url}#pipeline=pipelines/pink-tiny.ts`)
     await page.waitForSelector("g.node[data-stage=stage2]")
     const states = await page.$$eval("g.node", (ns) => ns.map((n) => n.getAttribute("data-state") ?? ""))
-    t.is(states.length, 25)
+    t.is(states.length, 26)
     t.true(states.every((s) => s === "cached"), states.join(","))
     await page.screenshot({ path: path.join(shots, "dag.png") })
 
@@ -60,7 +60,7 @@ browserTest("the explorer: DAG, stage panel, lineage, gallery, bootstrap pairs, 
     await page.screenshot({ path: path.join(shots, "lineage.png") })
 
     // The evaluation gallery and the bootstrap pairs (the panel is closed first: in the wider DAG
-    // of 25 stages it covers the evaluation nodes, as a user would find).
+    // of 26 stages it covers the evaluation nodes, as a user would find).
     await page.click("aside#panel > button")
     await page.click("g.node[data-stage=evaluate-pink]")
     await page.waitForSelector("[data-testid=gallery] canvas")

@@ -244,6 +244,27 @@ export const patchFeatures = (model: Pink.Model, items: ReadonlyArray<DenseItem>
 }
 
 /**
+ * One step's loss of layout pretraining over `items` (with their loss weights, `Layouts.withLoss`):
+ * the next-token loss plus the pointer guide at weight `guide` (0: none). `lmLayouts` computes the
+ * same in its own body, which the LM tower's key covers; it goes over to this one at the tower's
+ * next retraining.
+ */
+export const layoutLoss = (model: Pink.Model, items: ReadonlyArray<Layouts.Item>, guide: number): tf.Scalar => {
+  const c = model.config
+  const b = Layouts.batch(model, items)
+  const T = b.ids.shape[1]!
+  const mask = Lm.causalMask(T) // [1, 1, T, T]
+  const entering: Array<tf.Tensor> = []
+  const x = Pink.inputs(model, b.ids, { embeddings: Layouts.embed(model.weights, b.cells, b.cellMask, Config.imageTokens(c)) }, { training: true })
+  const hidden = Lm.run(model.weights, c, x, mask, undefined, undefined, entering) // [B, T, C]
+  const loss = Pink.answerLoss(model, hidden, b.targets, b.weights)
+  if (guide === 0) return loss
+  const blockMask = tf.add(mask, Lm.positionBias(c.lm.heads, T, T)) // what Lm.run's blocks attend under
+  const g = Pointers.guide(model, entering, entering.map(() => blockMask), items.map((it) => it.pointers))
+  return tf.add(loss, tf.mul(g.loss, guide)) as tf.Scalar
+}
+
+/**
  * The LM's pretraining on scene layouts: `scenes` of them (`at` makes layout i, the same on every
  * call), read in order, `batchSize` a step, so no layout repeats while steps × batchSize ≤ scenes
  * and none has to be held in memory; the loss covers the answers.

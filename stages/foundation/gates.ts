@@ -7,7 +7,7 @@
 import { Effect, Schema } from "effect"
 import { Artifact, Input, Stage } from "pinkflow"
 import { env, type Json } from "../pink/lib/training.ts"
-import { lmTower, visionTower } from "./towers.ts"
+import { lmCoordinates, lmTower, visionTower } from "./towers.ts"
 import { vocabulary } from "./vocabulary.ts"
 
 const fraction = (v: number) => Stage.param(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 })), v)
@@ -41,7 +41,7 @@ export const lmGate = Stage.make({
     batchSize: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 32),
     minAccuracy: fraction(0.8)
   }),
-  inputs: { vocab: Input.json(vocabulary.out.vocab), lm: Input.model(lmTower.out.model) },
+  inputs: { vocab: Input.json(vocabulary.out.vocab), lm: Input.model(lmCoordinates.out.model) },
   outputs: { metrics: Artifact.json<Json>() },
   env,
   isolated: true,
@@ -60,7 +60,7 @@ export const alignmentGate = Stage.make({
     batchSize: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 32),
     minAccuracy: fraction(0.5)
   }),
-  inputs: { vision: Input.model(visionTower.out.model), lm: Input.model(lmTower.out.model) },
+  inputs: { vision: Input.model(visionTower.out.model), lm: Input.model(lmCoordinates.out.model) },
   outputs: { metrics: Artifact.json<Json>() },
   env,
   isolated: true,
@@ -68,4 +68,4 @@ export const alignmentGate = Stage.make({
     Effect.promise(async () => ({ metrics: await (await import("../../src/eval/Gates.ts")).alignmentGate(inputs, params, log) }))
 })
 
-export const all = [vocabulary, visionTower, lmTower, visionGate, lmGate, alignmentGate] as const
+export const all = [vocabulary, visionTower, lmTower, lmCoordinates, visionGate, lmGate, alignmentGate] as const

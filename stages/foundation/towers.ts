@@ -11,6 +11,7 @@ import { vocabulary } from "./vocabulary.ts"
 
 const vision = () => import("../../src/train/VisionTower.ts")
 const lm = () => import("../../src/train/LmTower.ts")
+const coordinates = () => import("../../src/train/CoordinateRows.ts")
 
 /** The training scenes, and the held-out scenes its metrics are measured on at each checkpoint. */
 const sceneParams = (sceneSeed: number, scenes: number, heldOutSeed: number, heldOutScenes: number) => ({
@@ -51,4 +52,25 @@ export const lmTower = trainingStage({
   },
   inputs: { vocab: Input.json(vocabulary.out.vocab) },
   train: async (inputs, model, o, extra) => (await lm()).lmTower(inputs.vocab, model, o, extra)
+})
+
+/**
+ * The LM tower's second phase: its coordinate rows set back to their structured code and held
+ * there while the rest of the LM goes on with the same layout pretraining (src/train/CoordinateRows.ts),
+ * so the box in a layout cell is a code the ViT's features carry linearly. The recipe's LM.
+ */
+export const lmCoordinates = trainingStage({
+  name: "lm-coordinates",
+  description: "The LM tower's second phase: coordinate rows held at their structured code, the rest trained on the same layouts",
+  defaults: [1200, 32, 5e-4, 0.01, 0.05, 13],
+  preset: "hires",
+  params: {
+    ...sceneParams(103, 96000, 104, 40),
+    turns: Stage.param(Schema.Int.check(Schema.isGreaterThan(0)), 8),
+    loss: Stage.param(Schema.Literals(["answers", "text"]), "text"),
+    guide: Stage.param(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0)), 0.1),
+    questions: Stage.param(Schema.Literals(["grounding", "rc"]), "rc")
+  },
+  inputs: { lm: Input.model(lmTower.out.model) },
+  train: async (inputs, model, o, extra) => (await coordinates()).coordinatePhase(inputs.lm, model, o, extra)
 })

@@ -4,7 +4,7 @@ import { Input, Stage } from "pinkflow"
 import * as Data from "./data.ts"
 import { jsonl, trainingStage, type Json, type Vocab } from "./lib/training.ts"
 import { alignmentGate, lmGate, visionGate } from "../foundation/gates.ts"
-import { lmTower, visionTower } from "../foundation/towers.ts"
+import { lmCoordinates, visionTower } from "../foundation/towers.ts"
 import { vocabulary } from "../foundation/vocabulary.ts"
 
 export interface Towers {
@@ -79,6 +79,6 @@ export const stage1From = (name: string, towers: Towers, o: { readonly preset?: 
 export const stage1 = stage1From("stage1", {
   vocab: Input.json(vocabulary.out.vocab),
   vision: Input.model(visionTower.out.model),
-  lm: Input.model(lmTower.out.model),
+  lm: Input.model(lmCoordinates.out.model),
   gates: { vision: Input.json(visionGate.out.metrics), lm: Input.json(lmGate.out.metrics), alignment: Input.json(alignmentGate.out.metrics) }
 }, { preset: "hires", objective: "layouts" })

@@ -16,6 +16,7 @@ import * as Prompt from "../../src/model/Prompt.ts"
 import * as Tok from "../../src/model/Tokenizer.ts"
 import * as W from "../../src/model/Weights.ts"
 import * as Alignment from "../../src/train/Alignment.ts"
+import * as CoordinateRows from "../../src/train/CoordinateRows.ts"
 import * as Freeze from "../../src/model/Freeze.ts"
 import * as Lm from "../../src/model/Lm.ts"
 import * as Layouts from "../../src/train/Layouts.ts"
@@ -156,6 +157,33 @@ test.serial("LM pretraining on scene layouts lowers the answer loss", async (t) 
   const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length
   t.log(`layout LM loss ${mean(r.losses.slice(0, 5)).toFixed(3)} → ${mean(r.losses.slice(-5)).toFixed(3)}`)
   t.true(mean(r.losses.slice(-5)) < mean(r.losses.slice(0, 5)) * 0.5)
+  W.dispose(m.weights)
+})
+
+test.serial("the coordinate phase sets the embedding's coordinate rows back to their code and holds them there, leaving the head, while the rest of the LM trains", async (t) => {
+  const m = Pink.init(config, tok.size, Prompt.imageSlot(tok), 3, false)
+  Lm.initCoordinateRows(m.weights, tok.vocab)
+  const code = W.get(m.weights, "lm/wte").arraySync() as Array<Array<number>>
+  // The first phase moves every row of both tables.
+  for (const name of ["lm/wte", "lm/head"]) W.get(m.weights, name).assign(tf.add(W.get(m.weights, name), tf.randomNormal(W.get(m.weights, name).shape, 0, 0.01, "float32", 5)))
+  const head = Array.from(W.get(m.weights, "lm/head").dataSync())
+  const drifted = W.get(m.weights, "lm/wte").arraySync() as Array<Array<number>>
+  const held = CoordinateRows.resetRows(m.weights, tok)
+  t.is(held.length, tok.vocab.filter((v) => Tok.binOf(v) !== undefined).length)
+  t.true(held.length > 0)
+  const reset = W.get(m.weights, "lm/wte").arraySync() as Array<Array<number>>
+  const heldSet = new Set(held)
+  reset.forEach((row, i) => t.deepEqual(row, heldSet.has(i) ? code[i] : drifted[i], `row ${i}`))
+  t.deepEqual(Array.from(W.get(m.weights, "lm/head").dataSync()), head)
+  // Training under the holding policy: the held rows stay bit for bit, the other rows and blocks move.
+  const policy = CoordinateRows.holding(Freeze.policy("lm", m), tok.size, held)
+  const items = Array.from({ length: 8 }, (_, i) => Layouts.itemAt(tok, config, { seed: 4, turns: 2, questions: "rc" }, i))
+  const block = Array.from(W.get(m.weights, "lm/h0/mlp/fc/w").dataSync())
+  await Loop.train(m.weights, policy, () => Pretrain.layoutLoss(m, items.map((it) => Layouts.withLoss(it, "text", m.imageSlot + Config.imageTokens(config) + 1)), 0.1), { steps: 5, lr: 1e-2, warmupFraction: 0, seed: 1, tokensPerStep: 1 })
+  const after = W.get(m.weights, "lm/wte").arraySync() as Array<Array<number>>
+  t.true(held.every((i) => after[i]!.every((v, d) => v === code[i]![d])))
+  t.true(after.some((row, i) => !heldSet.has(i) && row.some((v, d) => v !== reset[i]![d])))
+  t.true(Array.from(W.get(m.weights, "lm/h0/mlp/fc/w").dataSync()).some((v, i) => v !== block[i]))
   W.dispose(m.weights)
 })
 
